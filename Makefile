@@ -1,0 +1,52 @@
+# DMA-pin tracking for get_user_pages: the patch queue and its harness.
+# Every job is a script in scripts/; this file is the index.
+
+KERNEL ?= series
+export KERNEL
+
+.PHONY: help deps tree export build initramfs run shell test test-negative \
+	check check-callsites check-bisect bench clean
+
+help:
+	@sed -n 's/^## //p' Makefile
+
+## deps            install the Debian packages the harness needs
+deps:
+	@scripts/install-deps
+
+## tree            build/linux: stock 5.10 + patches/base + patches (tags stock, baseline, series)
+tree: deps
+	@scripts/mktree
+
+## export          write build/linux back to patches/base and patches
+export:
+	@scripts/export
+
+## build           build KERNEL (stock|baseline|series, default series) for QEMU
+build: tree
+	@scripts/build-kernel $(KERNEL)
+
+## initramfs       pack the guest: busybox, guest/ and KERNEL's vm selftests
+initramfs: build
+	@scripts/mkinitramfs $(KERNEL)
+
+## run             boot KERNEL and show gup_benchmark and the pin counters at work
+run: initramfs
+	@VERBOSE=1 scripts/boot $(KERNEL) run
+
+## shell           boot KERNEL into an interactive busybox shell
+shell: initramfs
+	@scripts/boot $(KERNEL) shell
+
+## test            boot KERNEL, run the test plan, print TAP and "N passed, N failed"
+test: initramfs
+	@scripts/boot $(KERNEL) test
+	@scripts/report build/logs/$(KERNEL)-test.log
+
+## check-callsites build the objects of every GUP call site (configs/callsites.config)
+check-callsites: tree
+	@scripts/check-callsites $(KERNEL)
+
+## clean           remove build/ except the downloaded base and ccache
+clean:
+	rm -rf build/obj-* build/initramfs-* build/logs

@@ -1,0 +1,45 @@
+# Shared helpers for the scripts in this directory (sourced, not run).
+# Paths, logging and the one-line error convention.
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$top/build
+logs=$build/logs
+tree=$build/linux
+mkdir -p "$logs"
+
+die() {
+	echo "error: $*" >&2
+	exit 1
+}
+
+# step NAME CMD...: run a long step with one line at start and one at end;
+# its output goes to build/logs/NAME.log.
+step() {
+	name=$1
+	shift
+	log=$logs/$name.log
+	start=$(date +%s)
+	echo "== $name ..."
+	if "$@" >"$log" 2>&1; then
+		echo "== $name done ($(($(date +%s) - start))s)"
+	else
+		tail -n 20 "$log" >&2
+		die "$name failed after $(($(date +%s) - start))s; full log: $log"
+	fi
+}
+
+# src_dir KERNEL: the source tree for stock, baseline or series.
+src_dir() {
+	case $1 in
+	series) echo "$tree" ;;
+	stock | baseline) echo "$build/src-$1" ;;
+	*) die "unknown KERNEL '$1': use stock, baseline or series" ;;
+	esac
+}
+
+# hash_queue DIR: a hash of a patch queue (its series file and patches),
+# recorded by mktree and export to tell when build/linux is stale.
+hash_queue() {
+	(cd "$top/$1" && cat series $(grep -v '^#' series) 2>/dev/null) |
+		sha256sum | cut -c1-16
+}
