@@ -43,6 +43,14 @@ test: initramfs
 	@scripts/boot $(KERNEL) test
 	@scripts/report build/logs/$(KERNEL)-test.log
 
+## test-negative   the control: on baseline exactly the pin tests fail
+test-negative: tree
+	@scripts/test-negative
+
+## check-bisect    build every series patch in turn (RANGE=a..b; CALLSITES=1 adds the call sites)
+check-bisect: tree
+	@scripts/check-bisect $(RANGE)
+
 ## check-callsites build the objects of every GUP call site (configs/callsites.config)
 check-callsites: tree
 	@scripts/check-callsites $(KERNEL)

@@ -32,7 +32,7 @@ step() {
 src_dir() {
 	case $1 in
 	series) echo "$tree" ;;
-	stock | baseline) echo "$build/src-$1" ;;
+	stock | baseline | bisect) echo "$build/src-$1" ;;
 	*) die "unknown KERNEL '$1': use stock, baseline or series" ;;
 	esac
 }
