@@ -43,6 +43,11 @@ gup_range() {
 	case $kind in
 	base) /selftests/gup_benchmark -T "$@" || return 1 ;;
 	thp) /selftests/gup_benchmark -t "$@" || return 1 ;;
+	file)
+		# A shared mapping of a tmpfs file: shmem page cache pages.
+		rm -f /tmp/gup.file && truncate -s 64M /tmp/gup.file || return 1
+		/selftests/gup_benchmark -S -f /tmp/gup.file "$@" || return 1
+		;;
 	hugetlb)
 		free=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
 		[ "${free:-0}" -gt 0 ] || { echo "no free hugetlb pages"; return 1; }
@@ -53,8 +58,40 @@ gup_range() {
 	echo "thp_fault_alloc: $before -> $after"
 	case $kind in
 	thp) [ "$after" -gt "$before" ] || { echo "range was not backed by THP"; return 1; } ;;
-	base) [ "$after" -eq "$before" ] || { echo "range was backed by THP"; return 1; } ;;
+	base | file) [ "$after" -eq "$before" ] || { echo "range was backed by THP"; return 1; } ;;
 	esac
+}
+
+# dump_shows_pincount: -D dumps pinned pages of a fully pinned THP range;
+# the head's dump must show all 512 pins of its exact count.
+dump_shows_pincount() {
+	dmesg -c >/dev/null
+	gup_range thp -b -D -m 4 -n 512 || return 1
+	dmesg | grep -E 'page:|head:' | sed 's/^/dmesg: /'
+	dmesg | grep -q 'compound_pincount:512' ||
+		{ echo "no compound_pincount:512 in dump_page output"; return 1; }
+}
+
+# kunit_results SUITE: one TAP line per case of the KUnit SUITE, which ran
+# at boot, read from debugfs; a missing suite is a failed test.
+kunit_results() {
+	r=/sys/kernel/debug/kunit/$1/results
+	tap_n=$((tap_n + 1))
+	if [ ! -f "$r" ]; then
+		echo "not ok $tap_n pin_kunit_$1_suite_ran"
+		return
+	fi
+	echo "ok $tap_n pin_kunit_$1_suite_ran"
+	grep -E '^[[:space:]]+(not )?ok [0-9]+ - ' "$r" >/tmp/kunit.cases
+	sed 's/^/# /' "$r" | grep -E '^# +# ' || true
+	while read -r a b c d; do
+		tap_n=$((tap_n + 1))
+		if [ "$a" = not ]; then
+			echo "not ok $tap_n pin_kunit_$1_$(echo "$d" | cut -d' ' -f2)"
+		else
+			echo "ok $tap_n pin_kunit_$1_$d"
+		fi
+	done </tmp/kunit.cases
 }
 
 tap_plan_end() {
