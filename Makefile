@@ -5,7 +5,7 @@ KERNEL ?= series
 export KERNEL
 
 .PHONY: help deps tree export build initramfs run shell test test-negative \
-	check check-callsites check-bisect bench clean
+	check check-callsites check-docs check-bisect clean
 
 help:
 	@sed -n 's/^## //p' Makefile
@@ -46,6 +46,14 @@ test: initramfs
 ## test-negative   the control: on baseline exactly the pin tests fail
 test-negative: tree
 	@scripts/test-negative
+
+## check           checkpatch, htmldocs (core-api), call-site builds and sparse on the queue
+check: tree
+	@scripts/check
+
+## check-docs      make htmldocs SPHINXDIRS=core-api; fail on warnings from the pin API's files
+check-docs: tree
+	@scripts/check-docs $(KERNEL)
 
 ## check-bisect    build every series patch in turn (RANGE=a..b; CALLSITES=1 adds the call sites)
 check-bisect: tree
