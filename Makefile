@@ -5,7 +5,7 @@ KERNEL ?= series
 export KERNEL
 
 .PHONY: help deps tree export build initramfs run shell test test-negative \
-	check check-callsites check-docs check-bisect clean
+	check check-callsites check-docs check-bisect bench clean
 
 help:
 	@sed -n 's/^## //p' Makefile
@@ -62,6 +62,10 @@ check-bisect: tree
 ## check-callsites build the objects of every GUP call site (configs/callsites.config)
 check-callsites: tree
 	@scripts/check-callsites $(KERNEL)
+
+## bench           boot stock and series under QEMU -icount, tabulate gup_benchmark in build/bench
+bench: tree
+	@scripts/bench $(BENCH_KERNELS)
 
 ## clean           remove build/ except the downloaded base and ccache
 clean:
