@@ -43,3 +43,15 @@ hash_queue() {
 	(cd "$top/$1" && cat series $(grep -v '^#' series) 2>/dev/null) |
 		sha256sum | cut -c1-16
 }
+
+# checkout_src KERNEL: make src_dir KERNEL hold that kernel's tree (a git
+# worktree of build/linux at its tag, or at REV for bisect).
+checkout_src() {
+	[ "$1" != series ] || return 0
+	src=$(src_dir "$1")
+	if [ -d "$src" ]; then
+		git -C "$src" checkout -q --detach "${REV:-$1}"
+	else
+		git -C "$tree" worktree add -q --detach "$src" "${REV:-$1}"
+	fi
+}
