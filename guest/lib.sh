@@ -39,6 +39,16 @@ t() {
 gup_range() {
 	kind=$1
 	shift
+	# A pin mode over -m MiB must count exactly one acquired pin per
+	# 4 KiB page, however the pins were batched.
+	pin= mb= prev=
+	for a in "$@"; do
+		case $a in -a | -b | -L) pin=1 ;; esac
+		[ "$prev" = -m ] && mb=$a
+		prev=$a
+	done
+	echo 1 >/proc/sys/vm/stat_refresh
+	acquired=$(vmstat nr_foll_pin_acquired)
 	before=$(vmstat thp_fault_alloc)
 	case $kind in
 	base) /selftests/gup_benchmark -T "$@" || return 1 ;;
@@ -56,6 +66,13 @@ gup_range() {
 	esac
 	after=$(vmstat thp_fault_alloc)
 	echo "thp_fault_alloc: $before -> $after"
+	if [ -n "$pin" ]; then
+		echo 1 >/proc/sys/vm/stat_refresh
+		acquired=$(($(vmstat nr_foll_pin_acquired) - ${acquired:-0}))
+		echo "nr_foll_pin_acquired: +$acquired for $mb MiB"
+		[ "$acquired" -eq $((mb * 256)) ] ||
+			{ echo "expected +$((mb * 256)) pins"; return 1; }
+	fi
 	case $kind in
 	thp) [ "$after" -gt "$before" ] || { echo "range was not backed by THP"; return 1; } ;;
 	base | file) [ "$after" -eq "$before" ] || { echo "range was backed by THP"; return 1; } ;;
