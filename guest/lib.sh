@@ -111,6 +111,17 @@ kunit_results() {
 	done </tmp/kunit.cases
 }
 
+# with_empty_hugetlb_pool CMD [ARG...]: run CMD with no hugetlb page in
+# the pool, then give the pool its pages back.
+with_empty_hugetlb_pool() {
+	pool=$(cat /proc/sys/vm/nr_hugepages)
+	echo 0 >/proc/sys/vm/nr_hugepages
+	"$@"
+	rc=$?
+	echo "$pool" >/proc/sys/vm/nr_hugepages
+	return $rc
+}
+
 tap_plan_end() {
 	echo "1..$tap_n"
 }

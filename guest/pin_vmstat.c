@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Usage: pin_vmstat io_uring|io_uring_thp|process_vm_readv
+ * Usage: pin_vmstat io_uring|io_uring_thp|io_uring_hugetlb_fault|process_vm_readv
  *
  * Pin user memory through real in-kernel users of pin_user_pages*() and
  * check that /proc/vmstat's nr_foll_pin_acquired - nr_foll_pin_released
@@ -10,6 +10,10 @@
  *   io_uring          16 4 KiB pages registered as a fixed buffer
  *                     (FOLL_PIN | FOLL_LONGTERM, held until unregistered)
  *   io_uring_thp      one 2 MiB THP registered the same way: 512 pins
+ *   io_uring_hugetlb_fault
+ *                     a 2 MiB MAP_NORESERVE hugetlb buffer registered with
+ *                     no free hugetlb page (the caller empties the pool):
+ *                     the pin fails in the fault and counts nothing
  *   process_vm_readv  1 MiB read from our own address space (short-term
  *                     pins, all released when the call returns)
  *
@@ -168,6 +172,44 @@ static void test_io_uring(int thp)
 	close(ring);
 }
 
+static void test_io_uring_hugetlb_fault(void)
+{
+	long acquired, released, held;
+	struct io_uring_params params;
+	struct iovec iov;
+	int ring, ret;
+
+	iov.iov_len = 2 * MIB;
+	iov.iov_base = mmap(NULL, iov.iov_len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+			    MAP_NORESERVE, -1, 0);
+	if (iov.iov_base == MAP_FAILED) {
+		perror("mmap MAP_HUGETLB");
+		exit(1);
+	}
+	memset(&params, 0, sizeof(params));
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0) {
+		perror("io_uring_setup");
+		exit(1);
+	}
+	held = pins_held();
+	acquired = vmstat("nr_foll_pin_acquired");
+	released = vmstat("nr_foll_pin_released");
+	ret = syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
+		      &iov, 1);
+	printf("IORING_REGISTER_BUFFERS: %d (%s)\n", ret,
+	       ret ? strerror(errno) : "no error");
+	check(ret < 0, "pinning an unbacked hugetlb buffer fails");
+	acquired = vmstat("nr_foll_pin_acquired") - acquired;
+	released = vmstat("nr_foll_pin_released") - released;
+	printf("nr_foll_pin_acquired %+ld, nr_foll_pin_released %+ld\n",
+	       acquired, released);
+	check(acquired == 0 && released == 0, "the failed pin counts nothing");
+	check(pins_held() == held, "no pin is left behind");
+	close(ring);
+}
+
 static void test_process_vm_readv(void)
 {
 	size_t size = MIB;
@@ -203,14 +245,16 @@ int main(int argc, char **argv)
 	page_size = sysconf(_SC_PAGESIZE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s io_uring|io_uring_thp|process_vm_readv\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s io_uring|io_uring_thp|"
+			"io_uring_hugetlb_fault|process_vm_readv\n", argv[0]);
 		return 2;
 	}
 	if (!strcmp(argv[1], "io_uring"))
 		test_io_uring(0);
 	else if (!strcmp(argv[1], "io_uring_thp"))
 		test_io_uring(1);
+	else if (!strcmp(argv[1], "io_uring_hugetlb_fault"))
+		test_io_uring_hugetlb_fault();
 	else if (!strcmp(argv[1], "process_vm_readv"))
 		test_process_vm_readv();
 	else {
