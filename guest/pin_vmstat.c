@@ -130,11 +130,25 @@ static int is_thp(void *addr)
 	return thp;
 }
 
+/* A small io_uring instance, to register buffers with. */
+static int ring_open(void)
+{
+	struct io_uring_params params;
+	int ring;
+
+	memset(&params, 0, sizeof(params));
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0) {
+		perror("io_uring_setup");
+		exit(1);
+	}
+	return ring;
+}
+
 static void test_io_uring(int thp)
 {
 	size_t size = thp ? 2 * MIB : 16 * page_size;
 	long npages = size / page_size, before, held, after;
-	struct io_uring_params params;
 	struct iovec iov;
 	int ring;
 
@@ -143,12 +157,7 @@ static void test_io_uring(int thp)
 	if (thp)
 		check(is_thp(iov.iov_base), "the 2 MiB buffer is a THP");
 
-	memset(&params, 0, sizeof(params));
-	ring = syscall(__NR_io_uring_setup, 4, &params);
-	if (ring < 0) {
-		perror("io_uring_setup");
-		exit(1);
-	}
+	ring = ring_open();
 	before = pins_held();
 	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
 		    &iov, 1)) {
@@ -175,7 +184,6 @@ static void test_io_uring(int thp)
 static void test_io_uring_hugetlb_fault(void)
 {
 	long acquired, released, held;
-	struct io_uring_params params;
 	struct iovec iov;
 	int ring, ret;
 
@@ -187,12 +195,7 @@ static void test_io_uring_hugetlb_fault(void)
 		perror("mmap MAP_HUGETLB");
 		exit(1);
 	}
-	memset(&params, 0, sizeof(params));
-	ring = syscall(__NR_io_uring_setup, 4, &params);
-	if (ring < 0) {
-		perror("io_uring_setup");
-		exit(1);
-	}
+	ring = ring_open();
 	held = pins_held();
 	acquired = vmstat("nr_foll_pin_acquired");
 	released = vmstat("nr_foll_pin_released");
