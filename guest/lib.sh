@@ -122,6 +122,14 @@ with_empty_hugetlb_pool() {
 	return $rc
 }
 
+# setup_zram_swap: swap on a 64 MiB zram device, for the reclaim test
+# (which fails by itself when there is no swap); says so when it cannot.
+setup_zram_swap() {
+	{ echo 64M >/sys/block/zram0/disksize && mkswap /dev/zram0 &&
+		swapon /dev/zram0; } >/dev/null 2>&1 ||
+		echo "# no zram swap: the reclaim test will fail"
+}
+
 tap_plan_end() {
 	echo "1..$tap_n"
 }

@@ -20,135 +20,14 @@
  * Exits 0 when every check holds, 1 otherwise, printing what it saw.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
-#include <unistd.h>
-#include <linux/io_uring.h>
-
-#define KIB 1024UL
-#define MIB (1024 * KIB)
-
-static long page_size;
-static int failures;
-
-static void check(int ok, const char *claim)
-{
-	printf("%s: %s\n", ok ? "pass" : "FAIL", claim);
-	if (!ok)
-		failures++;
-}
-
-/* Read one /proc/vmstat item after folding the per-cpu deltas; -1 if absent. */
-static long vmstat(const char *name)
-{
-	char key[64];
-	long val, found = -1;
-	FILE *f;
-	int fd;
-
-	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) != 1)
-			perror("stat_refresh");
-		close(fd);
-	}
-	f = fopen("/proc/vmstat", "r");
-	if (!f) {
-		perror("/proc/vmstat");
-		exit(1);
-	}
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			found = val;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-/* Pins held right now, as the counters tell it. */
-static long pins_held(void)
-{
-	long acquired = vmstat("nr_foll_pin_acquired");
-	long released = vmstat("nr_foll_pin_released");
-
-	if (acquired < 0 || released < 0) {
-		printf("FAIL: no nr_foll_pin_* counters in /proc/vmstat\n");
-		exit(1);
-	}
-	return acquired - released;
-}
-
-/* Anonymous memory of @size bytes aligned to @align, every page touched. */
-static char *touched_area(size_t size, size_t align, int thp)
-{
-	char *raw, *p;
-	size_t i;
-
-	raw = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (raw == MAP_FAILED) {
-		perror("mmap");
-		exit(1);
-	}
-	p = (char *)(((unsigned long)raw + align - 1) & ~(align - 1));
-	if (madvise(p, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE)) {
-		perror("madvise");
-		exit(1);
-	}
-	for (i = 0; i < size; i += page_size)
-		p[i] = 1;
-	return p;
-}
-
-/* Is the page at @addr backed by a THP? AnonHugePages of its smaps entry. */
-static int is_thp(void *addr)
-{
-	unsigned long start, end, kb;
-	char line[256];
-	int in_vma = 0, thp = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
-		    strchr(line, '-') < strchr(line, ' '))
-			in_vma = start <= (unsigned long)addr &&
-				 (unsigned long)addr < end;
-		else if (in_vma && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1)
-			thp = kb >= 2048;
-	}
-	fclose(f);
-	return thp;
-}
-
-/* A small io_uring instance, to register buffers with. */
-static int ring_open(void)
-{
-	struct io_uring_params params;
-	int ring;
-
-	memset(&params, 0, sizeof(params));
-	ring = syscall(__NR_io_uring_setup, 4, &params);
-	if (ring < 0) {
-		perror("io_uring_setup");
-		exit(1);
-	}
-	return ring;
-}
+#include "pin_util.h"
 
 static void test_io_uring(int thp)
 {
 	size_t size = thp ? 2 * MIB : 16 * page_size;
 	long npages = size / page_size, before, held, after;
+	struct io_uring_params params;
 	struct iovec iov;
 	int ring;
 
@@ -157,7 +36,7 @@ static void test_io_uring(int thp)
 	if (thp)
 		check(is_thp(iov.iov_base), "the 2 MiB buffer is a THP");
 
-	ring = ring_open();
+	ring = ring_open(&params);
 	before = pins_held();
 	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
 		    &iov, 1)) {
@@ -184,6 +63,7 @@ static void test_io_uring(int thp)
 static void test_io_uring_hugetlb_fault(void)
 {
 	long acquired, released, held;
+	struct io_uring_params params;
 	struct iovec iov;
 	int ring, ret;
 
@@ -195,7 +75,7 @@ static void test_io_uring_hugetlb_fault(void)
 		perror("mmap MAP_HUGETLB");
 		exit(1);
 	}
-	ring = ring_open();
+	ring = ring_open(&params);
 	held = pins_held();
 	acquired = vmstat("nr_foll_pin_acquired");
 	released = vmstat("nr_foll_pin_released");
