@@ -497,7 +497,7 @@ static int race_check(struct race *r, int pat)
 static void *race_pinner(void *arg)
 {
 	struct race *r = arg;
-	int i, err, pat;
+	int i, held, err, pat;
 	long forks;
 
 	for (i = 0; i < RACE_PAGES; i++)
@@ -517,18 +517,18 @@ static void *race_pinner(void *arg)
 		       !__atomic_load_n(r->stop, __ATOMIC_ACQUIRE))
 			sched_yield();
 		forks = __atomic_load_n(r->forks, __ATOMIC_ACQUIRE);
-		for (i = 0; i < RACE_PAGES; i++) {
-			r->page[i] = RACE_PAGES - 1 - i;
-			err = gup_cmd(r->fd[i], PIN_FAST_HOLD,
-				      r->buf + r->page[i] * page_size,
+		for (held = 0; held < RACE_PAGES; held++) {
+			r->page[held] = RACE_PAGES - 1 - held;
+			err = gup_cmd(r->fd[held], PIN_FAST_HOLD,
+				      r->buf + r->page[held] * page_size,
 				      page_size, 1, FOLL_WRITE, 0);
 			if (err) {
 				printf("PIN_FAST_HOLD: %s\n", strerror(err));
 				r->failed = 1;
-				return NULL;
+				break;
 			}
 		}
-		r->failed = race_check(r, pat);
+		r->failed = r->failed || race_check(r, pat);
 		/*
 		 * A fork() that ran during the pins may not have flushed the
 		 * stale writable TLB entries the first check wrote through:
@@ -539,7 +539,7 @@ static void *race_pinner(void *arg)
 		       !__atomic_load_n(r->stop, __ATOMIC_ACQUIRE))
 			sched_yield();
 		r->failed = r->failed || race_check(r, pat ^ 0xff);
-		for (i = 0; i < RACE_PAGES; i++) {
+		for (i = 0; i < held; i++) {
 			err = gup_cmd(r->fd[i], PIN_HOLD_RELEASE, NULL, 0, 0, 0, 0);
 			if (err) {
 				printf("PIN_HOLD_RELEASE: %s\n", strerror(err));
