@@ -10,9 +10,10 @@
  * into a fixed buffer) and checks who sees the write:
  *
  *   fork_base         a 2 MiB buffer of 4 KiB pages, long-term pinned, then
- *                     fork(): the parent writes every page, the device
- *                     fills them; the parent sees the fill, the child keeps
- *                     what the buffer held at fork
+ *                     fork(): the child writes all of its copy, then the
+ *                     parent writes every page and the device fills them;
+ *                     the parent sees the fill, the child what the buffer
+ *                     held at fork, then only its own writes
  *   fork_thp          the same on a THP (fork splits the pmd and copies)
  *   fork_hugetlb      the same on a 2 MiB hugetlb page (fork copies it)
  *   fork_io_uring     16 4 KiB pages registered as an io_uring fixed
@@ -81,6 +82,7 @@ struct gup_benchmark {
 #define PAT_FORK	0xa5
 #define PAT_USER	0x01
 #define PAT_DEVICE	0x5b
+#define PAT_CHILD	0x3c
 
 #define PM_PFN		((1ULL << 55) - 1)
 #define PM_SOFT_DIRTY	(1ULL << 55)
@@ -224,17 +226,19 @@ static void write_file(const char *path, const char *val)
 }
 
 /*
- * fork() with the buffer pinned; the child checks that it reads @pat, the
- * buffer's content at fork, now and once the parent writes to the pipe it
- * returns the write end of, then exits with its verdict.
+ * fork() with the buffer pinned. The child checks that it reads @pat, the
+ * buffer's content at fork, then writes all over its copy while the parent
+ * waits; once the parent writes to the pipe it returns the write end of,
+ * the child checks that it sees its own writes only, and exits with its
+ * verdict.
  */
-static pid_t fork_checking_child(const char *buf, size_t size, int pat, int *go)
+static pid_t fork_checking_child(char *buf, size_t size, int pat, int *go)
 {
-	int p[2];
+	int p[2], wrote[2];
 	pid_t pid;
 	char c;
 
-	if (pipe(p)) {
+	if (pipe(p) || pipe(wrote)) {
 		perror("pipe");
 		exit(1);
 	}
@@ -246,16 +250,26 @@ static pid_t fork_checking_child(const char *buf, size_t size, int pat, int *go)
 	}
 	if (pid) {
 		close(p[0]);
+		close(wrote[1]);
 		*go = p[1];
+		/* The child writes its copy first; then the parent goes on. */
+		if (read(wrote[0], &c, 1) != 1)
+			perror("read pipe");
+		close(wrote[0]);
 		return pid;
 	}
 	close(p[1]);
+	close(wrote[0]);
 	failures = 0;	/* the child's verdict is on its own checks */
 	expect(buf, size, pat, "the child reads the buffer as it was at fork");
+	/* Writes on both sides: the child's must stay in the child. */
+	memset(buf, PAT_CHILD, size);
+	if (write(wrote[1], "x", 1) != 1)
+		perror("write pipe");
 	if (read(p[0], &c, 1) < 0)
 		perror("read pipe");
-	expect(buf, size, pat,
-	       "the child does not see the parent's or the device's writes");
+	expect(buf, size, PAT_CHILD,
+	       "the child sees its own writes, not the parent's or the device's");
 	exit(failures ? 1 : 0);
 }
 
@@ -271,7 +285,7 @@ static void reap_child(pid_t pid, int go)
 		exit(1);
 	}
 	check(WIFEXITED(status) && !WEXITSTATUS(status),
-	      "the child kept the buffer's pre-fork content");
+	      "the child saw the pre-fork content, then only its own writes");
 }
 
 enum kind { BASE, THP, HUGETLB };
