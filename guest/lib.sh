@@ -130,6 +130,71 @@ setup_zram_swap() {
 		echo "# no zram swap: the reclaim test will fail"
 }
 
+# Device-mapper without udev: dmsetup makes the /dev/mapper nodes itself
+# and waits for no udev cookie. Debian's dmsetup and mke2fs are called by
+# their path: busybox sh would run its own mke2fs applet first.
+export DM_DISABLE_UDEV=1
+dm() {
+	/sbin/dmsetup --noudevsync "$@"
+}
+
+# dm_create NAME TABLE: a device-mapper device at /dev/mapper/NAME.
+dm_create() {
+	dm create "$1" --table "$2" || return 1
+	[ -b "/dev/mapper/$1" ] || dm mknodes "$1"
+	[ -b "/dev/mapper/$1" ] || { echo "no /dev/mapper/$1"; return 1; }
+}
+
+# The devices of the DIO pin tests (guest/pin_dio.c). dm-delay delays
+# reads only (writes go to the same device undelayed), long enough for a
+# fork() in the middle of a read:
+#   /dev/ram0                  the raw ramdisk
+#   /dev/mapper/dio_delay      /dev/ram1, reads delayed
+#   /dev/mapper/dio_ext4       /dev/ram2, reads delayed, ext4 on /mnt/ext4
+#   /dev/mapper/dio_ext2       /dev/ram3, reads delayed, ext2 on /mnt/ext2
+#   /dev/mapper/dio_error      every read and write fails
+#   /dev/mapper/dio_error_late dio_error behind a delay: fails late
+# Its variables are prefixed: t()'s and the plan's are globals too.
+dio_delay_ms=400
+dio_setup() {
+	dio_sectors=$(cat /sys/block/ram1/size) || return 1
+	# A fixed UUID and hash seed: the guest's entropy pool is not ready
+	# so soon after boot, and mke2fs waits 4 s for a random one. ext4 in
+	# 4 KiB blocks, its inode tables and journal zeroed now rather than by
+	# a kernel thread during the tests; ext2 in 1 KiB blocks, so that
+	# fs/direct-io.c maps several blocks in one page of the buffer.
+	dio_uuid=0b5e6f0e-9d1c-4a57-8a8e-d10d10d10d10
+	/sbin/mke2fs -F -q -t ext4 -b 4096 -U $dio_uuid \
+		-E hash_seed=$dio_uuid,lazy_itable_init=0,lazy_journal_init=0 \
+		/dev/ram2 || return 1
+	/sbin/mke2fs -F -q -t ext2 -b 1024 -U $dio_uuid -E hash_seed=$dio_uuid \
+		/dev/ram3 || return 1
+	for dio_dm in 1:dio_delay 2:dio_ext4 3:dio_ext2; do
+		dio_dev=/dev/ram${dio_dm%%:*}
+		dm_create "${dio_dm#*:}" \
+			"0 $dio_sectors delay $dio_dev 0 $dio_delay_ms $dio_dev 0 0" ||
+			return 1
+	done
+	dm_create dio_error "0 $dio_sectors error" || return 1
+	dm_create dio_error_late \
+		"0 $dio_sectors delay /dev/mapper/dio_error 0 $dio_delay_ms" || return 1
+	mkdir -p /mnt/ext4 /mnt/ext2
+	mount -t ext4 /dev/mapper/dio_ext4 /mnt/ext4 &&
+		mount -t ext2 /dev/mapper/dio_ext2 /mnt/ext2 || return 1
+	dm ls
+	mount | grep /dev/mapper
+}
+
+dio_teardown() {
+	dio_rc=0
+	umount /mnt/ext4 || dio_rc=1
+	umount /mnt/ext2 || dio_rc=1
+	for dio_dm in dio_error_late dio_error dio_delay dio_ext4 dio_ext2; do
+		dm remove "$dio_dm" || dio_rc=1
+	done
+	return $dio_rc
+}
+
 tap_plan_end() {
 	echo "1..$tap_n"
 }
