@@ -195,6 +195,23 @@ dio_teardown() {
 	return $dio_rc
 }
 
+# The share of the 9p pin tests (guest/pin_9p.c): the host directory
+# scripts/boot exports over virtio-9p as tag pin9p, mounted with
+# cache=none, so that every read and write goes to the host, and an msize
+# far over the 1 KiB above which requests are zero-copy. Its variables are
+# prefixed: t()'s and the plan's are globals too.
+p9_mnt=/mnt/9p
+p9_setup() {
+	mkdir -p $p9_mnt
+	mount -t 9p -o trans=virtio,version=9p2000.L,cache=none,msize=262144 \
+		pin9p $p9_mnt || return 1
+	grep " $p9_mnt " /proc/mounts
+}
+
+p9_teardown() {
+	umount $p9_mnt
+}
+
 tap_plan_end() {
 	echo "1..$tap_n"
 }
