@@ -34,33 +34,6 @@
 /* At most this per request goes the copying way (p9_client_rpc()). */
 #define SMALL	1024
 
-struct pins {
-	long acquired;
-	long released;
-};
-
-/* The pin counters, or 0 where the kernel has none (said once, as a FAIL). */
-static int pins_read(struct pins *p)
-{
-	static int said;
-
-	p->acquired = vmstat("nr_foll_pin_acquired");
-	p->released = vmstat("nr_foll_pin_released");
-	if (p->acquired >= 0 && p->released >= 0)
-		return 1;
-	if (!said++)
-		check(0, "the kernel has nr_foll_pin_* counters in /proc/vmstat");
-	return 0;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Byte @i of the file: differs from page to page and from any fill. */
 static unsigned char pattern(size_t i)
 {

@@ -66,33 +66,9 @@
 #define PM_PFN		((1ULL << 55) - 1)
 #define PM_PRESENT	(1ULL << 63)
 
-#define GUP_BENCHMARK_FILE	"/sys/kernel/debug/gup_benchmark"
-
-/* As in mm/gup_benchmark.c of the series. */
-struct gup_benchmark {
-	__u64 get_delta_usec;
-	__u64 put_delta_usec;
-	__u64 addr;
-	__u64 size;
-	__u32 nr_pages_per_call;
-	__u32 flags;
-	__u64 expansion[10];
-};
-
-#define PIN_FAST_HOLD		_IOWR('g', 6, struct gup_benchmark)
-#define PIN_HOLD_RELEASE	_IOWR('g', 9, struct gup_benchmark)
-
 /* The largest range one hold takes (GUP_BENCHMARK_MAX_SIZE). */
 #define HOLD_MAX	GIB
 #define ZERO_GIB	9
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(long ms)
 {
@@ -101,27 +77,6 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/*
- * The pin counters, or 0 where the kernel has none: the checks that need
- * them fail, and the others (the data) still run, to show what they see.
- */
-struct pins {
-	long acquired;
-	long released;
-};
-
-static int pins_read(struct pins *p)
-{
-	static int said;
-
-	p->acquired = vmstat("nr_foll_pin_acquired");
-	p->released = vmstat("nr_foll_pin_released");
-	if (p->acquired >= 0 && p->released >= 0)
-		return 1;
-	if (!said++)
-		check(0, "the kernel has nr_foll_pin_* counters in /proc/vmstat");
-	return 0;
-}
 
 /*
  * Check one request's pins: acquired rose by exactly @pages since @before,

@@ -56,25 +56,6 @@
 #define MADV_PAGEOUT	21
 #endif
 
-#define GUP_BENCHMARK_FILE	"/sys/kernel/debug/gup_benchmark"
-
-/* As in mm/gup_benchmark.c of the series. */
-struct gup_benchmark {
-	__u64 get_delta_usec;
-	__u64 put_delta_usec;
-	__u64 addr;
-	__u64 size;
-	__u32 nr_pages_per_call;
-	__u32 flags;
-	__u64 expansion[10];
-};
-
-#define PIN_FAST_BENCHMARK	_IOWR('g', 3, struct gup_benchmark)
-#define PIN_FAST_HOLD		_IOWR('g', 6, struct gup_benchmark)
-#define PIN_LONGTERM_HOLD	_IOWR('g', 7, struct gup_benchmark)
-#define PIN_HOLD_FILL		_IOWR('g', 8, struct gup_benchmark)
-#define PIN_HOLD_RELEASE	_IOWR('g', 9, struct gup_benchmark)
-
 #define FOLL_WRITE		0x01
 #define GUP_BENCHMARK_CHECK	(1U << 30)
 

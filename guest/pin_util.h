@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/io_uring.h>
+#include <linux/types.h>
 
 #define KIB 1024UL
 #define MIB (1024 * KIB)
@@ -71,6 +74,56 @@ static long pins_held(void)
 	}
 	return acquired - released;
 }
+
+/* The counters as one reading. */
+struct pins {
+	long acquired;
+	long released;
+};
+
+/*
+ * Read the pin counters; 0 where the kernel has none, said once as a FAIL,
+ * so that the checks which need them fail and the others still run.
+ */
+static inline int pins_read(struct pins *p)
+{
+	static int said;
+
+	p->acquired = vmstat("nr_foll_pin_acquired");
+	p->released = vmstat("nr_foll_pin_released");
+	if (p->acquired >= 0 && p->released >= 0)
+		return 1;
+	if (!said++)
+		check(0, "the kernel has nr_foll_pin_* counters in /proc/vmstat");
+	return 0;
+}
+
+static inline long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* gup_benchmark's ioctls, as in mm/gup_benchmark.c of the series. */
+#define GUP_BENCHMARK_FILE	"/sys/kernel/debug/gup_benchmark"
+
+struct gup_benchmark {
+	__u64 get_delta_usec;
+	__u64 put_delta_usec;
+	__u64 addr;
+	__u64 size;
+	__u32 nr_pages_per_call;
+	__u32 flags;
+	__u64 expansion[10];
+};
+
+#define PIN_FAST_BENCHMARK	_IOWR('g', 3, struct gup_benchmark)
+#define PIN_FAST_HOLD		_IOWR('g', 6, struct gup_benchmark)
+#define PIN_LONGTERM_HOLD	_IOWR('g', 7, struct gup_benchmark)
+#define PIN_HOLD_FILL		_IOWR('g', 8, struct gup_benchmark)
+#define PIN_HOLD_RELEASE	_IOWR('g', 9, struct gup_benchmark)
 
 /* Anonymous memory of @size bytes aligned to @align, every page touched. */
 static char *touched_area(size_t size, size_t align, int thp)
