@@ -4,7 +4,7 @@
 KERNEL ?= series
 export KERNEL
 
-.PHONY: help deps tree export build initramfs run shell test test-negative \
+.PHONY: help deps tree export build initramfs run shell test clients test-negative \
 	check check-callsites check-docs check-bisect bench clean
 
 help:
@@ -42,6 +42,11 @@ shell: initramfs
 test: initramfs
 	@scripts/boot $(KERNEL) test
 	@scripts/report build/logs/$(KERNEL)-test.log
+
+## clients         boot KERNEL and run the real clients in full: fio, rdma-core (soft-RoCE), vfio (edu)
+clients: initramfs
+	@scripts/boot $(KERNEL) clients
+	@scripts/report build/logs/$(KERNEL)-clients.log
 
 ## test-negative   the control: on baseline exactly the pin tests fail
 test-negative: tree
