@@ -119,33 +119,40 @@ rdma_gid() {
 	return 1
 }
 
+# with_server SERVER... -- CLIENT...: start the server command in the
+# background, give it a second to listen, run the client; both must
+# succeed.
+with_server() {
+	server=
+	while [ "$1" != -- ]; do
+		server="$server $1"
+		shift
+	done
+	shift
+	$server >/tmp/server.out 2>&1 &
+	srv=$!
+	sleep 1
+	"$@"
+	rc=$?
+	wait $srv
+	src=$?
+	sed 's/^/server: /' /tmp/server.out
+	[ $rc = 0 ] && [ $src = 0 ]
+}
+
 # rdma_pingpong ITERS: ibv_rc_pingpong between two processes over rxe0,
 # each checking the data it receives (--chk).
 rdma_pingpong() {
 	gid=$(rdma_gid) || { echo "rxe0 has no IPv4 GID"; return 1; }
-	/sbin/ibv_rc_pingpong -d rxe0 -g "$gid" -n "$1" -c >/tmp/pp.srv 2>&1 &
-	srv=$!
-	sleep 1
-	/sbin/ibv_rc_pingpong -d rxe0 -g "$gid" -n "$1" -c 127.0.0.1
-	rc=$?
-	wait $srv
-	src=$?
-	sed 's/^/server: /' /tmp/pp.srv
-	[ $rc = 0 ] && [ $src = 0 ]
+	with_server /sbin/ibv_rc_pingpong -d rxe0 -g "$gid" -n "$1" -c -- \
+		/sbin/ibv_rc_pingpong -d rxe0 -g "$gid" -n "$1" -c 127.0.0.1
 }
 
 # rdma_rping COUNT: rping over the RDMA CM, client and server validating
 # the data of every ping (-V).
 rdma_rping() {
-	/sbin/rping -s -a 10.11.0.1 -C "$1" -V >/tmp/rping.srv 2>&1 &
-	srv=$!
-	sleep 1
-	/sbin/rping -c -a 10.11.0.1 -C "$1" -V
-	rc=$?
-	wait $srv
-	src=$?
-	sed 's/^/server: /' /tmp/rping.srv
-	[ $rc = 0 ] && [ $src = 0 ]
+	with_server /sbin/rping -s -a 10.11.0.1 -C "$1" -V -- \
+		/sbin/rping -c -a 10.11.0.1 -C "$1" -V
 }
 
 clients_rdma() {
