@@ -3,6 +3,11 @@
 
 KERNEL ?= series
 export KERNEL
+# The architecture built and booted: x86_64 (the host's), i386 or arm64;
+# ppc64le, s390x and sparc64 are built only (make check-arch).
+ARCH ?= x86_64
+export ARCH
+SFX := $(if $(filter x86_64,$(ARCH)),,-$(ARCH))
 
 .PHONY: help deps tree export build initramfs run shell test test-negative \
 	check check-callsites check-docs check-bisect bench clean
@@ -41,7 +46,7 @@ shell: initramfs
 ## test            boot KERNEL, run the test plan, print TAP and "N passed, N failed"
 test: initramfs
 	@scripts/boot $(KERNEL) test
-	@scripts/report build/logs/$(KERNEL)-test.log
+	@scripts/report build/logs/$(KERNEL)$(SFX)-test.log
 
 ## test-negative   the control: on baseline exactly the pin tests fail
 test-negative: tree
