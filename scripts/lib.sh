@@ -70,7 +70,7 @@ arch_setup() {
 	x86_64) set -- x86_64 "" amd64 arch/x86/boot/bzImage \
 		"qemu-system-x86_64 -machine q35 -cpu max" ttyS0 x86_64_defconfig ;;
 	i386) set -- i386 "" i386 arch/x86/boot/bzImage \
-		"qemu-system-i386 -machine q35 -cpu max" ttyS0 i386_defconfig ;;
+		"qemu-system-i386 -machine q35 -cpu max,vendor=GenuineIntel" ttyS0 i386_defconfig ;;
 	arm64) set -- arm64 aarch64-linux-gnu- arm64 arch/arm64/boot/Image \
 		"qemu-system-aarch64 -machine virt -cpu max,pauth-impdef=on" ttyAMA0 defconfig ;;
 	ppc64le) set -- powerpc powerpc64le-linux-gnu- - - - - ppc64le_defconfig ;;
