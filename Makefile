@@ -10,7 +10,7 @@ export ARCH
 SFX := $(if $(filter x86_64,$(ARCH)),,-$(ARCH))
 
 .PHONY: help deps tree export build initramfs run shell test test-negative \
-	check check-callsites check-docs check-bisect bench clean
+	check check-callsites check-arch check-docs check-bisect bench clean
 
 help:
 	@sed -n 's/^## //p' Makefile
@@ -28,6 +28,7 @@ export:
 	@scripts/export
 
 ## build           build KERNEL (stock|baseline|series, default series) for QEMU
+##                 (ARCH=x86_64|i386|arm64, default x86_64, for build, initramfs, run, shell, test)
 build: tree
 	@scripts/build-kernel $(KERNEL)
 
@@ -64,9 +65,14 @@ check-docs: tree
 check-bisect: tree
 	@scripts/check-bisect $(RANGE)
 
-## check-callsites build the objects of every GUP call site (configs/callsites.config)
+## check-callsites build the objects of every GUP call site (configs/callsites.config);
+##                 ARCH=ppc64le|s390x|sparc64|...: baseline and series, no new warning
 check-callsites: tree
-	@scripts/check-callsites $(KERNEL)
+	@scripts/check-callsites $(if $(SFX),baseline series,$(KERNEL))
+
+## check-arch      make test ARCH=arm64 and i386, check-callsites ARCH=ppc64le, s390x, sparc64
+check-arch: tree
+	@scripts/check-arch
 
 ## bench           boot stock and series under QEMU -icount, tabulate gup_benchmark in build/bench
 bench: tree
