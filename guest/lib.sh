@@ -192,8 +192,10 @@ dm_create() {
 #   /dev/mapper/dio_error      every read and write fails
 #   /dev/mapper/dio_error_late dio_error behind a delay: fails late
 # Its variables are prefixed: t()'s and the plan's are globals too.
-dio_delay_ms=400
+# DIO_DELAY_MS (plan.env) lengthens the delay where the guest is a
+# foreign architecture, whose fork() under TCG can outlast 400 ms.
 dio_setup() {
+	dio_delay_ms=${DIO_DELAY_MS:-400}
 	dio_sectors=$(cat /sys/block/ram1/size) || return 1
 	# A fixed UUID and hash seed: the guest's entropy pool is not ready
 	# so soon after boot, and mke2fs waits 4 s for a random one. ext4 in
