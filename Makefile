@@ -3,9 +3,14 @@
 
 KERNEL ?= series
 export KERNEL
+# The architecture built and booted: x86_64 (the host's), i386 or arm64;
+# ppc64le, s390x and sparc64 are built only (make check-arch).
+ARCH ?= x86_64
+export ARCH
+SFX := $(if $(filter x86_64,$(ARCH)),,-$(ARCH))
 
 .PHONY: help deps tree export build initramfs run shell test clients test-negative \
-	check check-callsites check-docs check-bisect bench clean
+	check check-callsites check-arch check-docs check-bisect bench clean
 
 help:
 	@sed -n 's/^## //p' Makefile
@@ -23,6 +28,7 @@ export:
 	@scripts/export
 
 ## build           build KERNEL (stock|baseline|series, default series) for QEMU
+##                 (ARCH=x86_64|i386|arm64, default x86_64, for build, initramfs, run, shell, test)
 build: tree
 	@scripts/build-kernel $(KERNEL)
 
@@ -41,12 +47,12 @@ shell: initramfs
 ## test            boot KERNEL, run the test plan, print TAP and "N passed, N failed"
 test: initramfs
 	@scripts/boot $(KERNEL) test
-	@scripts/report build/logs/$(KERNEL)-test.log
+	@scripts/report build/logs/$(KERNEL)$(SFX)-test.log
 
 ## clients         boot KERNEL and run the real clients in full: fio, rdma-core (soft-RoCE), vfio (edu)
 clients: initramfs
 	@scripts/boot $(KERNEL) clients
-	@scripts/report build/logs/$(KERNEL)-clients.log
+	@scripts/report build/logs/$(KERNEL)$(SFX)-clients.log
 
 ## test-negative   the control: on baseline exactly the pin tests fail
 test-negative: tree
@@ -64,9 +70,14 @@ check-docs: tree
 check-bisect: tree
 	@scripts/check-bisect $(RANGE)
 
-## check-callsites build the objects of every GUP call site (configs/callsites.config)
+## check-callsites build the objects of every GUP call site (configs/callsites.config);
+##                 ARCH=ppc64le|s390x|sparc64|...: baseline and series, no new warning
 check-callsites: tree
-	@scripts/check-callsites $(KERNEL)
+	@scripts/check-callsites $(if $(SFX),baseline series,$(KERNEL))
+
+## check-arch      make test ARCH=arm64 and i386, check-callsites ARCH=ppc64le, s390x, sparc64
+check-arch: tree
+	@scripts/check-arch
 
 ## bench           boot stock and series under QEMU -icount, tabulate gup_benchmark in build/bench
 bench: tree

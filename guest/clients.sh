@@ -195,6 +195,10 @@ clients_vfio() {
 
 # clients short|full
 clients() {
+	if [ "${ARCH:-x86_64}" != x86_64 ]; then
+		skip real_clients "fio, rdma-core and vfio (edu, intel-iommu) are set up for x86_64 guests only"
+		return
+	fi
 	clients_start=$(date +%s)
 	case $1 in
 	short) clients_fio 8M; clients_rdma 20; clients_vfio ;;

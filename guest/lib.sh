@@ -34,8 +34,16 @@ t() {
 	echo "$res $tap_n $name"
 }
 
+# skip NAME WHY: a test that does not apply to this kernel or machine,
+# in the plan's numbering (scripts/report counts it apart).
+skip() {
+	tap_n=$((tap_n + 1))
+	echo "ok $tap_n $1 # SKIP $2"
+}
+
 # gup_range KIND ARGS...: run gup_benchmark over a range of KIND (base,
-# thp or hugetlb) and prove the range was what its name says.
+# thp, hugetlb, hugetlb64k or file) and prove the range was what its name
+# says.
 gup_range() {
 	kind=$1
 	shift
@@ -62,6 +70,20 @@ gup_range() {
 		free=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
 		[ "${free:-0}" -gt 0 ] || { echo "no free hugetlb pages"; return 1; }
 		/selftests/gup_benchmark -H "$@" || return 1
+		;;
+	hugetlb64k)
+		# arm64's 64 KiB huge pages (16 contiguous PTEs): a file of a
+		# hugetlbfs mount of that size (hugetlb64k_setup).
+		grep -q " $huge64k_mnt hugetlbfs .*pagesize=64K" /proc/mounts ||
+			{ echo "no 64 KiB hugetlbfs at $huge64k_mnt"; return 1; }
+		# The last test's file gives its pages back when removed.
+		rm -f $huge64k_mnt/gup && truncate -s 64M $huge64k_mnt/gup || return 1
+		free=$(cat $huge64k_sys/free_hugepages)
+		/selftests/gup_benchmark -S -f $huge64k_mnt/gup "$@" || return 1
+		used=$((free - $(cat $huge64k_sys/free_hugepages)))
+		echo "64 KiB huge pages in use: $used"
+		[ "$used" -ge $((mb * 16)) ] ||
+			{ echo "range was not backed by 64 KiB huge pages"; return 1; }
 		;;
 	esac
 	after=$(vmstat thp_fault_alloc)
@@ -111,6 +133,21 @@ kunit_results() {
 	done </tmp/kunit.cases
 }
 
+# The 64 KiB hugetlb pages of the hugetlb64k ranges: a pool of 1024 (64
+# MiB, one range's file) and a hugetlbfs mount of that page size. The
+# file stays mapped by nobody between tests, so its pages go back to the
+# pool when the next test truncates it.
+huge64k_mnt=/mnt/huge64k
+huge64k_sys=/sys/kernel/mm/hugepages/hugepages-64kB
+hugetlb64k_setup() {
+	[ -d $huge64k_sys ] || { echo "this kernel has no 64 KiB hugetlb size"; return 1; }
+	echo 1024 >$huge64k_sys/nr_hugepages
+	cat $huge64k_sys/nr_hugepages
+	[ "$(cat $huge64k_sys/nr_hugepages)" -eq 1024 ] || return 1
+	mkdir -p $huge64k_mnt
+	mount -t hugetlbfs -o pagesize=64K none $huge64k_mnt
+}
+
 # with_empty_hugetlb_pool CMD [ARG...]: run CMD with no hugetlb page in
 # the pool, then give the pool its pages back.
 with_empty_hugetlb_pool() {
@@ -155,8 +192,10 @@ dm_create() {
 #   /dev/mapper/dio_error      every read and write fails
 #   /dev/mapper/dio_error_late dio_error behind a delay: fails late
 # Its variables are prefixed: t()'s and the plan's are globals too.
-dio_delay_ms=400
+# DIO_DELAY_MS (plan.env) lengthens the delay where the guest is a
+# foreign architecture, whose fork() under TCG can outlast 400 ms.
 dio_setup() {
+	dio_delay_ms=${DIO_DELAY_MS:-400}
 	dio_sectors=$(cat /sys/block/ram1/size) || return 1
 	# A fixed UUID and hash seed: the guest's entropy pool is not ready
 	# so soon after boot, and mke2fs waits 4 s for a random one. ext4 in

@@ -15,6 +15,9 @@
  *                     the parent sees the fill, the child what the buffer
  *                     held at fork, then only its own writes
  *   fork_thp          the same on a THP (fork splits the pmd and copies)
+ *   fork_thp_shortterm the same, pinned short-term: a long-term pin moves
+ *                     a THP out of ZONE_MOVABLE, which splits it where
+ *                     the kernel cannot migrate THPs (i386)
  *   fork_hugetlb      the same on a 2 MiB hugetlb page (fork copies it)
  *   fork_io_uring     16 4 KiB pages registered as an io_uring fixed
  *                     buffer, then fork(): the parent writes every page and
@@ -287,7 +290,7 @@ static char *fork_buffer(enum kind kind, size_t size)
 	return buf;
 }
 
-static void test_fork(enum kind kind)
+static void test_fork(enum kind kind, int longterm)
 {
 	size_t size = 2 * MIB;
 	long npages = size / page_size, held = pins_held();
@@ -297,7 +300,7 @@ static void test_fork(enum kind kind)
 
 	memset(buf, PAT_FORK, size);
 	fd = gup_open();
-	hold(fd, PIN_LONGTERM_HOLD, buf, size);
+	hold(fd, longterm ? PIN_LONGTERM_HOLD : PIN_FAST_HOLD, buf, size);
 	held = pins_held() - held;
 	printf("pins held: +%ld for %ld pages\n", held, npages);
 	check(held == npages, "the hold pins every 4 KiB page once");
@@ -910,11 +913,13 @@ int main(int argc, char **argv)
 	page_size = sysconf(_SC_PAGESIZE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(t, "fork_base"))
-		test_fork(BASE);
+		test_fork(BASE, 1);
 	else if (!strcmp(t, "fork_thp"))
-		test_fork(THP);
+		test_fork(THP, 1);
+	else if (!strcmp(t, "fork_thp_shortterm"))
+		test_fork(THP, 0);
 	else if (!strcmp(t, "fork_hugetlb"))
-		test_fork(HUGETLB);
+		test_fork(HUGETLB, 1);
 	else if (!strcmp(t, "fork_io_uring"))
 		test_fork_io_uring(0);
 	else if (!strcmp(t, "fork_io_uring_thp"))
@@ -932,7 +937,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(t, "exact_count_churn"))
 		test_exact_count_churn(seconds);
 	else {
-		fprintf(stderr, "usage: %s fork_base|fork_thp|fork_hugetlb|"
+		fprintf(stderr, "usage: %s fork_base|fork_thp|"
+			"fork_thp_shortterm|fork_hugetlb|"
 			"fork_io_uring|fork_io_uring_thp|fork_fast_race|"
 			"soft_dirty|reclaim|movable_longterm|movable_shortterm|"
 			"exact_count_churn [SECONDS]\n", argv[0]);

@@ -55,3 +55,55 @@ checkout_src() {
 		git -C "$tree" worktree add -q --detach "$src" "${REV:-$1}"
 	fi
 }
+
+# The architectures the harness knows, one line each (ARCH=, default
+# x86_64): the kernel's ARCH and cross compiler, the Debian architecture
+# of the guest's busybox, mke2fs and dmsetup, the kernel image and the
+# QEMU that boots it (none: built, never booted), and the defconfig the
+# call-site build starts from. Sets arch, sfx (the suffix of obj dirs,
+# initramfs and logs: empty for x86_64), karch, srcarch, cross, deb,
+# triplet (Debian's multiarch name of deb), image, qemu,
+# console and defconfig; kmake runs the kernel's make for them.
+arch_setup() {
+	arch=${ARCH:-x86_64}
+	case $arch in
+	x86_64) set -- x86_64 "" amd64 arch/x86/boot/bzImage \
+		"qemu-system-x86_64 -machine q35 -cpu max" ttyS0 x86_64_defconfig ;;
+	i386) set -- i386 "" i386 arch/x86/boot/bzImage \
+		"qemu-system-i386 -machine q35 -cpu max,vendor=GenuineIntel" ttyS0 i386_defconfig ;;
+	arm64) set -- arm64 aarch64-linux-gnu- arm64 arch/arm64/boot/Image \
+		"qemu-system-aarch64 -machine virt -cpu max,pauth-impdef=on" ttyAMA0 defconfig ;;
+	ppc64le) set -- powerpc powerpc64le-linux-gnu- - - - - ppc64le_defconfig ;;
+	s390x) set -- s390 s390x-linux-gnu- - - - - defconfig ;;
+	sparc64) set -- sparc64 sparc64-linux-gnu- - - - - sparc64_defconfig ;;
+	*) die "unknown ARCH '$arch': use x86_64, i386, arm64, ppc64le, s390x or sparc64" ;;
+	esac
+	karch=$1 cross=$2 deb=$3 image=$4 qemu=$5 console=$6 defconfig=$7
+	case $karch in
+	x86_64 | i386) srcarch=x86 ;;
+	sparc64) srcarch=sparc ;;
+	*) srcarch=$karch ;;
+	esac
+	case $deb in
+	amd64) triplet=x86_64-linux-gnu ;;
+	i386) triplet=i386-linux-gnu ;;
+	arm64) triplet=aarch64-linux-gnu ;;
+	esac
+	sfx=-$arch
+	[ "$arch" != x86_64 ] || sfx=
+	ccache=$(command -v ccache || true)
+}
+
+# kmake ARGS...: the kernel's make in $src with objects in $obj, for ARCH.
+kmake() {
+	make -C "$src" O="$obj" ARCH="$karch" CROSS_COMPILE="$cross" \
+		CC="${ccache:+ccache }${cross}gcc" -j"$(nproc)" "$@"
+}
+
+# guest_cc ARGS...: the C compiler for the guest's static binaries.
+guest_cc() {
+	case $arch in
+	i386) gcc -m32 "$@" ;;
+	*) "${cross}gcc" "$@" ;;
+	esac
+}
