@@ -3,9 +3,12 @@
 
 KERNEL ?= series
 export KERNEL
+# CONFIG=NAME builds with configs/NAME.config (make test CONFIG=debug).
+CONFIG ?=
+export CONFIG
 
 .PHONY: help deps tree export build initramfs run shell test test-negative \
-	check check-callsites check-docs check-bisect bench clean
+	check check-callsites check-docs check-bisect bench stress clean
 
 help:
 	@sed -n 's/^## //p' Makefile
@@ -22,9 +25,9 @@ tree: deps
 export:
 	@scripts/export
 
-## build           build KERNEL (stock|baseline|series, default series) for QEMU
+## build           build KERNEL (stock|baseline|series, default series) for QEMU (CONFIG=debug: the debug kernel)
 build: tree
-	@scripts/build-kernel $(KERNEL)
+	@scripts/build-kernel $(KERNEL) $(CONFIG)
 
 ## initramfs       pack the guest: busybox, guest/ and KERNEL's vm selftests
 initramfs: build
@@ -66,6 +69,10 @@ check-callsites: tree
 ## bench           boot stock and series under QEMU -icount, tabulate gup_benchmark in build/bench
 bench: tree
 	@scripts/bench $(BENCH_KERNELS)
+
+## stress          debug kernel: pin stressor, trinity, stress-ng (DURATION=s THREADS=n)
+stress: tree
+	@scripts/stress $(KERNEL)
 
 ## clean           remove build/ except the downloaded base and ccache
 clean:
