@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include "pin_util.h"
 
@@ -122,6 +123,47 @@ static int longterm_refused(int longterm)
 	return 1;
 }
 
+/*
+ * The pagemap entries of the arena's pages, when the pins were taken:
+ * a page found without the device's write is then told apart as mapped
+ * at another PFN (the process moved off the pinned page) or not.
+ */
+#define PM_PFN		((1ULL << 55) - 1)
+#define PM_SWAP		(1ULL << 62)
+#define PM_PRESENT	(1ULL << 63)
+static __thread uint64_t held_map[ARENA / 4096];
+static __thread int held_valid;		/* in op_hold() */
+
+static void arena_map(struct pinner *p, uint64_t *ent)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	size_t len = ARENA / page_size * sizeof(*ent);
+
+	memset(ent, 0, len);
+	if (fd < 0 || pread(fd, ent, len, (unsigned long)p->arena / page_size *
+			    sizeof(*ent)) != (ssize_t)len)
+		perror("pagemap");
+	if (fd >= 0)
+		close(fd);
+}
+
+static void explain(struct pinner *p, unsigned long i)
+{
+	static __thread uint64_t now[ARENA / 4096];
+
+	arena_map(p, now);
+	if (!held_valid)
+		held_map[i] = 0;
+	pthread_mutex_lock(&out_lock);
+	printf("page %lu: pfn %#llx%s when pinned, now pfn %#llx%s%s\n", i,
+	       (unsigned long long)(held_map[i] & PM_PFN),
+	       held_map[i] & PM_PRESENT ? "" : " (not present)",
+	       (unsigned long long)(now[i] & PM_PFN),
+	       now[i] & PM_PRESENT ? "" : " (not present)",
+	       now[i] & PM_SWAP ? " (swapped)" : "");
+	pthread_mutex_unlock(&out_lock);
+}
+
 /* Every byte of the arena must be @byte; name the first page that is not. */
 static int verify(struct pinner *p, const char *what, unsigned char byte)
 {
@@ -137,6 +179,7 @@ static int verify(struct pinner *p, const char *what, unsigned char byte)
 				 i / page_size, j, (unsigned char)p->arena[i + j],
 				 byte);
 			fail(p, what, detail);
+			explain(p, i / page_size);
 			return 0;
 		}
 	}
@@ -227,6 +270,8 @@ static void op_hold(struct pinner *p, int longterm)
 			fail_errno(p, longterm ? "PIN_LONGTERM_HOLD" : "PIN_FAST_HOLD");
 		return;
 	}
+	arena_map(p, held_map);
+	held_valid = 1;
 	for (round = 0; round < 3; round++) {
 		byte = rand_r(&p->seed) | 1;
 		touch(p, byte ^ 0xff);
@@ -239,6 +284,7 @@ static void op_hold(struct pinner *p, int longterm)
 				"device write to pin seen", byte))
 			break;
 	}
+	held_valid = 0;
 	if (ioctl(p->gup, PIN_HOLD_RELEASE, &gup))
 		fail_errno(p, "PIN_HOLD_RELEASE");
 	atomic_fetch_add(&ops[longterm ? OP_HOLD_LONGTERM : OP_HOLD_FAST], 1);
