@@ -212,12 +212,6 @@ p9_teardown() {
 	umount $p9_mnt
 }
 
-# t_skip NAME WHY: a test that does not apply to this kernel.
-t_skip() {
-	tap_n=$((tap_n + 1))
-	echo "ok $tap_n $1 # SKIP $2"
-}
-
 # settled_mem: "MEMFREE LRU HUGETLB" in kB once the caches and the
 # hugetlb pool have given back what they can (the pool is left empty).
 # LRU is the anonymous, file and unevictable pages left on the LRU lists:
