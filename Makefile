@@ -70,7 +70,7 @@ check-callsites: tree
 bench: tree
 	@scripts/bench $(BENCH_KERNELS)
 
-## stress          debug kernel: pin stressor, trinity, stress-ng (DURATION=s THREADS=n)
+## stress          debug kernel: pin stressor, trinity, stress-ng (DURATION=s THREADS=n MUTATORS=a,b)
 stress: tree
 	@scripts/stress $(KERNEL)
 

@@ -4,7 +4,11 @@
  * change the mm underneath, each pinner checking every page it holds
  * while it holds it.
  *
- * Usage: pin_stress SECONDS PINNERS
+ * Usage: pin_stress SECONDS PINNERS [MUTATORS]
+ *
+ * MUTATORS, a comma-separated subset of fork, map, split, compact, pool,
+ * clear_refs, pageout, mprotect, migrate (default: all), narrows down
+ * which of them a failure needs.
  *
  * Pinner i owns a 4 MiB arena of 4 KiB pages, THP, hugetlb pages or a
  * shared tmpfs file (i % 4) and, in a loop, pins it through one path:
@@ -75,6 +79,23 @@ static const char *op_name[] = {
 };
 
 static atomic_long ops[NOPS];
+static const char *mutators = "all";
+
+/* Is mutator @name enabled by the MUTATORS argument? */
+static int enabled(const char *name)
+{
+	const char *m = mutators;
+	size_t n = strlen(name);
+
+	if (!strcmp(m, "all"))
+		return 1;
+	while ((m = strstr(m, name))) {
+		if ((m == mutators || m[-1] == ',') && (m[n] == ',' || !m[n]))
+			return 1;
+		m += n;
+	}
+	return 0;
+}
 static atomic_int stop, failed;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -503,7 +524,7 @@ static void *forker_main(void *arg)
 	int i, status;
 	pid_t pid;
 
-	while (!atomic_load(&stop)) {
+	while (enabled("fork") && !atomic_load(&stop)) {
 		pid = fork();
 		if (pid < 0) {
 			atomic_fetch_add(&ops[OP_FORK_REFUSED], 1);
@@ -547,7 +568,7 @@ static void *mapper_main(void *arg)
 	char *r, *n;
 	int k;
 
-	while (!atomic_load(&stop)) {
+	while (enabled("map") && !atomic_load(&stop)) {
 		k = rand_r(&seed) % npinners;
 		r = atomic_load(&churn[k]);
 		switch (rand_r(&seed) % 5) {
@@ -609,27 +630,37 @@ static void *system_main(void *arg)
 		p = &pinners[rand_r(&seed) % npinners];
 		switch (rand_r(&seed) % 6) {
 		case 0:
+			if (!enabled("split"))
+				break;
 			write_file("/sys/kernel/debug/split_huge_pages", "1");
 			atomic_fetch_add(&ops[OP_SPLIT], 1);
 			break;
 		case 1:
+			if (!enabled("compact"))
+				break;
 			write_file("/proc/sys/vm/compact_memory", "1");
 			atomic_fetch_add(&ops[OP_COMPACT], 1);
 			break;
 		case 2:
+			if (!enabled("pool"))
+				break;
 			snprintf(val, sizeof(val), "%d", base + rand_r(&seed) % 64);
 			write_file("/proc/sys/vm/nr_hugepages", val);
 			atomic_fetch_add(&ops[OP_HUGETLB_POOL], 1);
 			break;
 		case 3:
+			if (!enabled("clear_refs"))
+				break;
 			write_file("/proc/self/clear_refs", rand_r(&seed) & 1 ? "4" : "1");
 			atomic_fetch_add(&ops[OP_CLEAR_REFS], 1);
 			break;
 		case 4:
-			if (p->kind != HUGETLB && !madvise(p->arena, ARENA, MADV_PAGEOUT))
+			if (enabled("pageout") && p->kind != HUGETLB && !madvise(p->arena, ARENA, MADV_PAGEOUT))
 				atomic_fetch_add(&ops[OP_PAGEOUT], 1);
 			break;
 		case 5:
+			if (!enabled("mprotect"))
+				break;
 			for (i = 0; i < 4; i++) {
 				mprotect(p->arena, ARENA, PROT_READ | PROT_WRITE | PROT_EXEC);
 				mprotect(p->arena, ARENA, PROT_READ | PROT_WRITE);
@@ -652,7 +683,7 @@ static void *migrator_main(void *arg)
 	struct pinner *p;
 	int node;
 
-	while (!atomic_load(&stop)) {
+	while (enabled("migrate") && !atomic_load(&stop)) {
 		p = &pinners[rand_r(&seed) % npinners];
 		node = rand_r(&seed) % nnodes;
 		if (rand_r(&seed) & 1) {
@@ -683,9 +714,11 @@ int main(int argc, char **argv)
 	long seconds, start;
 	int i, fd;
 
+	if (argc == 4)
+		mutators = argv[--argc];
 	if (argc != 3 || (seconds = atol(argv[1])) <= 0 ||
 	    (npinners = atoi(argv[2])) <= 0 || npinners > MAX_PINNERS) {
-		fprintf(stderr, "usage: pin_stress SECONDS PINNERS (1-%d)\n",
+		fprintf(stderr, "usage: pin_stress SECONDS PINNERS (1-%d) [MUTATORS]\n",
 			MAX_PINNERS);
 		return 2;
 	}
@@ -709,8 +742,8 @@ int main(int argc, char **argv)
 		pinners[i].seed = 1000 + i;
 		setup_arena(&pinners[i]);
 	}
-	printf("pin_stress: %ld s, %d pinners, %d NUMA node(s)\n", seconds,
-	       npinners, nnodes);
+	printf("pin_stress: %ld s, %d pinners, %d NUMA node(s), mutators %s\n",
+	       seconds, npinners, nnodes, mutators);
 	start = now_ms();
 	for (i = 0; i < npinners; i++)
 		pthread_create(&pinners[i].thread, NULL, pinner_main, &pinners[i]);
@@ -740,7 +773,8 @@ int main(int argc, char **argv)
 	printf("figure: %-22s %.1f s\n", "ran", (now_ms() - start) / 1000.0);
 	check(atomic_load(&failed) == 0, "every pinned page read as the device wrote it");
 	check(ops[OP_HOLD_FAST] && ops[OP_HOLD_LONGTERM] && ops[OP_CHECK_SLOW] &&
-	      ops[OP_FORK], "every kind of pin and fork ran");
+	      (ops[OP_FORK] || !enabled("fork")),
+	      "every kind of pin (and fork, if enabled) ran");
 	check(after.acquired - after.released == before.acquired - before.released,
 	      "the pins taken were all released");
 	return failed || failures ? 1 : 0;
