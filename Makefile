@@ -9,8 +9,12 @@ ARCH ?= x86_64
 export ARCH
 SFX := $(if $(filter x86_64,$(ARCH)),,-$(ARCH))
 
+# CONFIG=NAME builds with configs/NAME.config (make test CONFIG=debug).
+CONFIG ?=
+export CONFIG
+
 .PHONY: help deps tree export build initramfs run shell test clients test-negative \
-	check check-callsites check-arch check-docs check-bisect bench clean
+	check check-callsites check-arch check-docs check-bisect bench stress clean
 
 help:
 	@sed -n 's/^## //p' Makefile
@@ -27,10 +31,10 @@ tree: deps
 export:
 	@scripts/export
 
-## build           build KERNEL (stock|baseline|series, default series) for QEMU
+## build           build KERNEL (stock|baseline|series, default series) for QEMU (CONFIG=debug: the debug kernel)
 ##                 (ARCH=x86_64|i386|arm64, default x86_64, for build, initramfs, run, shell, test)
 build: tree
-	@scripts/build-kernel $(KERNEL)
+	@scripts/build-kernel $(KERNEL) $(CONFIG)
 
 ## initramfs       pack the guest: busybox, guest/ and KERNEL's vm selftests
 initramfs: build
@@ -82,6 +86,10 @@ check-arch: tree
 ## bench           boot stock and series under QEMU -icount, tabulate gup_benchmark in build/bench
 bench: tree
 	@scripts/bench $(BENCH_KERNELS)
+
+## stress          debug kernel: pin stressor, trinity, stress-ng (DURATION=s THREADS=n MUTATORS=a,b)
+stress: tree
+	@scripts/stress $(KERNEL)
 
 ## clean           remove build/ except the downloaded base and ccache
 clean:

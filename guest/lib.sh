@@ -251,6 +251,41 @@ p9_teardown() {
 	umount $p9_mnt
 }
 
+# settled_mem: "MEMFREE LRU HUGETLB" in kB once the caches and the
+# hugetlb pool have given back what they can (the pool is left empty).
+# LRU is the anonymous, file and unevictable pages left on the LRU lists:
+# a page whose pin was leaked stays there, unmapped, after its process
+# has exited. HUGETLB is what the pool could not give back.
+settled_mem() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo 0 >/proc/sys/vm/nr_hugepages
+	echo 1 >/proc/sys/vm/compact_memory
+	sleep 2
+	awk '/^MemFree:/ { free = $2 }
+		/^(Active|Inactive)\((anon|file)\):|^Unevictable:/ { lru += $2 }
+		/^HugePages_Total:/ { huge = $2 }
+		/^Hugepagesize:/ { hsize = $2 }
+		END { print free, lru, huge * hsize }' /proc/meminfo
+}
+
+# memory_came_back "MEMFREE LRU HUGETLB" FREE_MARGIN LRU_MARGIN: after
+# a run, settled memory is back to what settled_mem said before it: free
+# memory within FREE_MARGIN kB, LRU pages within LRU_MARGIN kB, and the
+# hugetlb pool empty. The free margin covers what the kernel keeps for
+# itself (KASAN's quarantine holds up to 1/32 of memory in freed slab
+# objects); the LRU margin, the shell's own pages.
+memory_came_back() {
+	set -- $1 "$2" "$3"
+	after=$(settled_mem)
+	set -- "$@" $after
+	echo "MemFree: $1 kB before, $6 kB after ($(($1 - $6)) kB less; margin $4 kB)"
+	echo "LRU pages: $2 kB before, $7 kB after ($(($7 - $2)) kB more; margin $5 kB)"
+	echo "hugetlb pages left in the emptied pool: $8 kB"
+	echo "figure: memory_not_returned_kb $(($1 - $6)) (free) $(($7 - $2)) (lru) $8 (hugetlb)"
+	[ $(($1 - $6)) -le "$4" ] && [ $(($7 - $2)) -le "$5" ] && [ "$8" -eq 0 ]
+}
+
 tap_plan_end() {
 	echo "1..$tap_n"
 }

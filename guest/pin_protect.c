@@ -729,20 +729,26 @@ static void test_reclaim(void)
 	close(fd);
 }
 
-/* ZONE_MOVABLE's pfn range [*start, *end) from /proc/zoneinfo. */
-static void movable_zone(unsigned long *start, unsigned long *end)
+/*
+ * ZONE_MOVABLE's pfn range [*start, *end) and its node from /proc/zoneinfo
+ * (movablecore= puts it all on the last node).
+ */
+static void movable_zone(unsigned long *start, unsigned long *end, int *nid)
 {
 	unsigned long val, spanned = 0;
 	char line[256], zone[32];
-	int in_movable = 0;
+	int in_movable = 0, node = 0;
 	FILE *f = fopen("/proc/zoneinfo", "r");
 
 	*start = 0;
 	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "Node %*d, zone %31s", zone) == 1)
+		if (sscanf(line, "Node %d, zone %31s", &node, zone) == 2)
 			in_movable = !strcmp(zone, "Movable");
-		else if (in_movable && sscanf(line, " spanned %lu", &val) == 1)
+		else if (in_movable && sscanf(line, " spanned %lu", &val) == 1 &&
+			 val) {
 			spanned = val;
+			*nid = node;
+		}
 		else if (in_movable && sscanf(line, " start_pfn: %lu", &val) == 1)
 			*start = val;
 	}
@@ -772,12 +778,26 @@ static void test_movable(int longterm)
 	long n = 256, i, moved = 0;
 	size_t size = n * page_size;
 	uint64_t before[256], after[256];
-	unsigned long start, end;
+	unsigned long start, end, mask;
 	char *buf;
-	int fd;
+	int fd, nid = 0;
 
-	movable_zone(&start, &end);
-	buf = touched_area(size, page_size, 0);
+	movable_zone(&start, &end, &nid);
+	/*
+	 * On the zone's node, where a NUMA guest may not run this test (a
+	 * kernel without NUMA has no mbind(), and one node).
+	 */
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mask = 1UL << nid;
+	if (buf == MAP_FAILED ||
+	    (syscall(SYS_mbind, buf, size, 1 /* MPOL_PREFERRED */, &mask,
+		     sizeof(mask) * 8, 0) && errno != ENOSYS)) {
+		perror("mmap and mbind");
+		exit(1);
+	}
+	madvise(buf, size, MADV_NOHUGEPAGE);
+	memset(buf, 1, size);
 	number_pages(buf, n);
 	pagemap(buf, n, before);
 	printf("before the pin: %ld of %ld pages in ZONE_MOVABLE\n",
