@@ -227,6 +227,7 @@ static __attribute__((noinline)) void *fork_thread(void *arg)
 
 	inject_init();
 	inject(1);
+#ifdef __x86_64__
 	{
 		register long r10 asm("r10") = 0;
 		register long r8 asm("r8") = 0;
@@ -238,6 +239,13 @@ static __attribute__((noinline)) void *fork_thread(void *arg)
 			       "d"(0L), "r"(r10), "r"(r8)
 			     : "rcx", "r11", "memory");
 	}
+#else
+	/*
+	 * Elsewhere a plain fork through libc's syscall(): a vfork child
+	 * would return from it on our stack.
+	 */
+	ret = syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+#endif
 	if (ret == 0)
 		fork_child();
 	inject(0);
