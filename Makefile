@@ -17,7 +17,7 @@ export CONFIG
 	check check-callsites check-arch check-docs check-bisect bench stress clean
 
 help:
-	@sed -n 's/^## //p' Makefile
+	@sed -n 's/^##[ ]\{0,1\}//p' Makefile
 
 ## deps            install the Debian packages the harness needs
 deps:
@@ -40,9 +40,10 @@ build: tree
 initramfs: build
 	@scripts/mkinitramfs $(KERNEL)
 
-## run             boot KERNEL and show gup_benchmark and the pin counters at work
+## run             boot KERNEL and show pins at work: get/pin/unpin times and pin counters of
+##                 4 KiB, THP and hugetlb ranges, an io_uring registration, dump_page()
 run: initramfs
-	@VERBOSE=1 scripts/boot $(KERNEL) run
+	@scripts/run $(KERNEL)
 
 ## shell           boot KERNEL into an interactive busybox shell
 shell: initramfs
@@ -94,3 +95,25 @@ stress: tree
 ## clean           remove build/ except the downloaded base and ccache
 clean:
 	rm -rf build/obj-* build/initramfs-* build/logs
+
+##
+## Knobs: make VAR=value JOB, or VAR=value scripts/JOB ...
+##   KERNEL=stock|baseline|series  the kernel built, booted, tested (default series)
+##   ARCH=x86_64|i386|arm64        the architecture built and booted (default x86_64);
+##                                 ppc64le|s390x|sparc64 for check-callsites
+##   CONFIG=NAME                   build with configs/NAME.config (debug, bench; default qemu)
+##   REV=commit                    a commit of the series, built as KERNEL bisect
+##                                 (scripts/build-kernel bisect, check-callsites bisect, bench bisect)
+##   RANGE=a..b                    check-bisect: the commits (default baseline..series)
+##   CALLSITES=1                   check-bisect: build the call sites at every commit too
+##   PINS=0|1                      initramfs: the pin tests on or off (default: as the tree has
+##                                 the pin API and the series' checks; 1 forces both on)
+##   TARGETS="T..."                build: the kernel's make targets (default the image and headers)
+##   SMP=N MEM=MiB                 boot: vCPUs and memory (default 2 and 1536; CONFIG=debug 4 and 3072)
+##   CMDLINE="..."                 boot: more kernel command line
+##   BOOT_TIMEOUT=S                boot: seconds before the guest is stopped (default 1200)
+##   INITRD=FILE                   boot: another initramfs
+##   VERBOSE=1                     boot: the console on the terminal too
+##   DURATION=S THREADS=N MUTATORS=a,b  stress: seconds, pinning threads, mm mutators (default all)
+##   BENCH_KERNELS="K..."          bench: the kernels measured (default stock baseline series)
+##   LINUX_SOURCE_DEB=FILE         tree: a local copy of Debian's linux-source-5.10 package

@@ -2,7 +2,8 @@
 # over soft-RoCE and a vfio user-space driver of QEMU's edu device, each
 # run as its users run it. clients short|full runs them all: short inside
 # the test plan, full for make clients. Each client's own success is one
-# test; the pins it takes, exactly, are pin_ tests.
+# test; the pins it takes, exactly, are pin_ tests. Each is run_test_unless
+# a reason it does not apply here, so that every kernel lists them all.
 
 # pin_sampler FILE: record the pins held (acquired - released), every
 # 50 ms, one line each, into FILE until killed.
@@ -74,10 +75,10 @@ fio_pins_ok() {
 # Direct IO takes references).
 fio_client() {
 	client=$1
-	pins=${PINS:-0}
-	[ "$2" = io ] && pins=${PINCHECK:-0}
-	t "client_fio_$client" fio_run "$@"
-	[ "${pins:-0}" = 1 ] && t "pin_fio_${client}_pins_exact" fio_pins_ok
+	no_fio_pins=${no_clients:-$cl_no_pins}
+	[ "$2" = io ] && no_fio_pins=${no_clients:-$cl_no_dio_pins}
+	run_test_unless "$no_clients" "client_fio_$client" fio_run "$@"
+	run_test_unless "$no_fio_pins" "pin_fio_${client}_pins_exact" fio_pins_ok
 }
 
 clients_fio() {
@@ -157,14 +158,15 @@ rdma_rping() {
 
 clients_rdma() {
 	iters=$1
-	t client_rdma_rxe_up rdma_setup
-	[ "$res" = ok ] || return 0
-	t client_rdma_ibv_rc_pingpong_data_checked rdma_pingpong "$iters"
-	t client_rdma_rping_data_checked rdma_rping "$iters"
-	if [ "${PINS:-0}" = 1 ]; then
-		t pin_rdma_reg_mr_64m_thp_pins_each_page /selftests/rdma_mr rxe0 reg
-		t pin_rdma_sigkill_releases_registration /selftests/rdma_mr rxe0 kill
-	fi
+	run_test_unless "$no_clients" client_rdma_rxe_up rdma_setup
+	no_rdma=$no_clients
+	[ "$res" != "not ok" ] || no_rdma="soft-RoCE (rxe0) did not come up"
+	run_test_unless "$no_rdma" client_rdma_ibv_rc_pingpong_data_checked rdma_pingpong "$iters"
+	run_test_unless "$no_rdma" client_rdma_rping_data_checked rdma_rping "$iters"
+	run_test_unless "${no_rdma:-$cl_no_pins}" pin_rdma_reg_mr_64m_thp_pins_each_page \
+		/selftests/rdma_mr rxe0 reg
+	run_test_unless "${no_rdma:-$cl_no_pins}" pin_rdma_sigkill_releases_registration \
+		/selftests/rdma_mr rxe0 kill
 }
 
 # vfio_setup: bind QEMU's edu device (1234:11e8) to vfio-pci; its PCI
@@ -184,21 +186,27 @@ vfio_setup() {
 }
 
 clients_vfio() {
-	t client_vfio_edu_bound vfio_setup
-	[ "$res" = ok ] || return 0
-	t client_vfio_edu_dma_roundtrip /selftests/vfio_edu "$edu" roundtrip
-	if [ "${PINS:-0}" = 1 ]; then
-		t pin_vfio_edu_map_dma_pins_each_page /selftests/vfio_edu "$edu" pins
-		t pin_vfio_edu_fork_parent_sees_dma /selftests/vfio_edu "$edu" fork
-	fi
+	run_test_unless "$no_clients" client_vfio_edu_bound vfio_setup
+	no_vfio=$no_clients
+	[ "$res" != "not ok" ] || no_vfio="the edu device is not bound to vfio-pci"
+	run_test_unless "$no_vfio" client_vfio_edu_dma_roundtrip /selftests/vfio_edu "$edu" roundtrip
+	run_test_unless "${no_vfio:-$cl_no_pins}" pin_vfio_edu_map_dma_pins_each_page \
+		/selftests/vfio_edu "$edu" pins
+	run_test_unless "${no_vfio:-$cl_no_pins}" pin_vfio_edu_fork_parent_sees_dma \
+		/selftests/vfio_edu "$edu" fork
 }
 
-# clients short|full
+# clients short|full: every client's tests, skipped with the reason where
+# they do not apply (another architecture, a kernel without pins).
 clients() {
-	if [ "${ARCH:-x86_64}" != x86_64 ]; then
-		skip real_clients "fio, rdma-core and vfio (edu, intel-iommu) are set up for x86_64 guests only"
-		return
-	fi
+	cl_no_pins=
+	[ "${PINS:-0}" = 1 ] || cl_no_pins="no pin API in this tree (PINS=0)"
+	cl_no_dio_pins=
+	[ "${PINCHECK:-0}" = 1 ] || cl_no_dio_pins="Direct IO takes references in this tree (PINCHECK=0)"
+	no_clients=
+	[ "${ARCH:-x86_64}" = x86_64 ] ||
+		no_clients="fio, rdma-core and vfio (edu, intel-iommu) are set up for x86_64 guests only"
+	edu=
 	clients_start=$(date +%s)
 	case $1 in
 	short) clients_fio 8M; clients_rdma 20; clients_vfio ;;

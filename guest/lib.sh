@@ -19,9 +19,10 @@ pins_balanced() {
 	return 1
 }
 
-# t NAME CMD [ARG...]: one test; it passes when CMD exits 0 and the pin
-# counters balance afterwards. CMD's output is shown as TAP diagnostics.
-t() {
+# run_test NAME CMD [ARG...]: one test; it passes when CMD exits 0 and
+# the pin counters balance afterwards. CMD's output is shown as TAP
+# diagnostics ("# "). $res is ok or "not ok" after it.
+run_test() {
 	name=$1
 	shift
 	tap_n=$((tap_n + 1))
@@ -34,11 +35,24 @@ t() {
 	echo "$res $tap_n $name"
 }
 
-# skip NAME WHY: a test that does not apply to this kernel or machine,
-# in the plan's numbering (scripts/report counts it apart).
-skip() {
+# tap_skip NAME WHY: a test that does not apply to this kernel or
+# machine, in the plan's numbering, so that every kernel prints the same
+# plan (scripts/report counts skips apart). $res is skip after it.
+tap_skip() {
 	tap_n=$((tap_n + 1))
+	res=skip
 	echo "ok $tap_n $1 # SKIP $2"
+}
+
+# run_test_unless WHY NAME CMD [ARG...]: run_test NAME CMD..., but where
+# WHY says why the test does not apply (is not empty), tap_skip NAME WHY.
+run_test_unless() {
+	if [ -n "$1" ]; then
+		tap_skip "$2" "$1"
+	else
+		shift
+		run_test "$@"
+	fi
 }
 
 # gup_range KIND ARGS...: run gup_benchmark over a range of KIND (base,
@@ -111,26 +125,36 @@ dump_shows_pincount() {
 		{ echo "no compound_pincount:512 in dump_page output"; return 1; }
 }
 
-# kunit_results SUITE: one TAP line per case of the KUnit SUITE, which ran
-# at boot, read from debugfs; a missing suite is a failed test.
+# kunit_results SUITE [WHY]: one TAP line per case of the KUnit SUITE,
+# which ran at boot, read from debugfs. The cases are those of the
+# series' tree (/etc/kunit-SUITE.cases, from scripts/mkinitramfs), so
+# that a kernel without the suite (WHY) skips the same list, and a case
+# that did not run fails.
 kunit_results() {
 	r=/sys/kernel/debug/kunit/$1/results
-	tap_n=$((tap_n + 1))
-	if [ ! -f "$r" ]; then
-		echo "not ok $tap_n pin_kunit_$1_suite_ran"
+	cases=$(cat /etc/kunit-$1.cases 2>/dev/null)
+	if [ -n "${2:-}" ]; then
+		tap_skip "pin_kunit_$1_suite_ran" "$2"
+		for c in $cases; do
+			tap_skip "pin_kunit_$1_$c" "$2"
+		done
 		return
 	fi
-	echo "ok $tap_n pin_kunit_$1_suite_ran"
-	grep -E '^[[:space:]]+(not )?ok [0-9]+ - ' "$r" >/tmp/kunit.cases
-	sed 's/^/# /' "$r" | grep -E '^# +# ' || true
-	while read -r a b c d; do
+	tap_n=$((tap_n + 1))
+	if [ -f "$r" ]; then
+		echo "ok $tap_n pin_kunit_$1_suite_ran"
+		sed 's/^/# /' "$r" | grep -E '^# +# ' || true
+	else
+		echo "not ok $tap_n pin_kunit_$1_suite_ran"
+	fi
+	for c in $cases; do
 		tap_n=$((tap_n + 1))
-		if [ "$a" = not ]; then
-			echo "not ok $tap_n pin_kunit_$1_$(echo "$d" | cut -d' ' -f2)"
+		if grep -Eq "^[[:space:]]+ok [0-9]+ - $c\$" "$r" 2>/dev/null; then
+			echo "ok $tap_n pin_kunit_$1_$c"
 		else
-			echo "ok $tap_n pin_kunit_$1_$d"
+			echo "not ok $tap_n pin_kunit_$1_$c"
 		fi
-	done </tmp/kunit.cases
+	done
 }
 
 # The 64 KiB hugetlb pages of the hugetlb64k ranges: a pool of 1024 (64
@@ -191,7 +215,7 @@ dm_create() {
 #   /dev/mapper/dio_ext2       /dev/ram3, reads delayed, ext2 on /mnt/ext2
 #   /dev/mapper/dio_error      every read and write fails
 #   /dev/mapper/dio_error_late dio_error behind a delay: fails late
-# Its variables are prefixed: t()'s and the plan's are globals too.
+# Its variables are prefixed: run_test()'s and the plan's are globals too.
 # DIO_DELAY_MS (plan.env) lengthens the delay where the guest is a
 # foreign architecture, whose fork() under TCG can outlast 400 ms.
 dio_setup() {
@@ -238,7 +262,7 @@ dio_teardown() {
 # scripts/boot exports over virtio-9p as tag pin9p, mounted with
 # cache=none, so that every read and write goes to the host, and an msize
 # far over the 1 KiB above which requests are zero-copy. Its variables are
-# prefixed: t()'s and the plan's are globals too.
+# prefixed: run_test()'s and the plan's are globals too.
 p9_mnt=/mnt/9p
 p9_setup() {
 	mkdir -p $p9_mnt
@@ -286,6 +310,8 @@ memory_came_back() {
 	[ $(($1 - $6)) -le "$4" ] && [ $(($7 - $2)) -le "$5" ] && [ "$8" -eq 0 ]
 }
 
+# tap_plan_end: the plan, 1..N, after the last test (as kselftest's
+# ksft_finished() prints it); scripts/report checks it against the results.
 tap_plan_end() {
 	echo "1..$tap_n"
 }

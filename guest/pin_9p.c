@@ -51,22 +51,22 @@ static int small_io(int fd, size_t size, int write)
 			for (i = 0; i < SMALL; i++)
 				b[i] = pattern(off + i);
 			if (pwrite(fd, b, SMALL, off) != SMALL) {
-				printf("pwrite of %d bytes at %zu: %s\n", SMALL,
-				       off, strerror(errno));
+				ksft_print_msg("pwrite of %d bytes at %zu: %s\n", SMALL,
+					       off, strerror(errno));
 				return 0;
 			}
 			continue;
 		}
 		memset(b, 0, SMALL);
 		if (pread(fd, b, SMALL, off) != SMALL) {
-			printf("pread of %d bytes at %zu: %s\n", SMALL, off,
-			       strerror(errno));
+			ksft_print_msg("pread of %d bytes at %zu: %s\n", SMALL, off,
+				       strerror(errno));
 			return 0;
 		}
 		for (i = 0; i < SMALL; i++) {
 			if (b[i] != pattern(off + i)) {
-				printf("byte %zu reads 0x%02x, not 0x%02x\n",
-				       off + i, b[i], pattern(off + i));
+				ksft_print_msg("byte %zu reads 0x%02x, not 0x%02x\n",
+					       off + i, b[i], pattern(off + i));
 				return 0;
 			}
 		}
@@ -86,22 +86,21 @@ static void test(const char *what, const char *path, size_t size)
 
 	fd = open(path, O_RDWR | O_CREAT, 0644);
 	if (fd < 0) {
-		printf("FAIL: open %s: %s\n", path, strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("open %s: %s\n", path, strerror(errno));
 	}
 	if (!write) {
 		/* The file to read, written the copying way. */
 		counters = pins_read(&before);
 		ms = now_ms();
 		ok = small_io(fd, size, 1);
-		printf("%zu bytes written in %d-byte requests in %ld ms\n",
-		       size, SMALL, now_ms() - ms);
-		check(ok, "the file is written in small requests");
+		ksft_print_msg("%zu bytes written in %d-byte requests in %ld ms\n",
+			       size, SMALL, now_ms() - ms);
+		ksft_test_result(ok, "the file is written in small requests\n");
 		if (counters && pins_read(&after)) {
-			printf("small requests: nr_foll_pin_acquired +%ld\n",
-			       after.acquired - before.acquired);
-			check(after.acquired == before.acquired,
-			      "small (copied) requests take no pin");
+			ksft_print_msg("small requests: nr_foll_pin_acquired +%ld\n",
+				       after.acquired - before.acquired);
+			ksft_test_result(after.acquired == before.acquired,
+					 "small (copied) requests take no pin\n");
 		}
 	} else {
 		for (i = 0; i < size; i++)
@@ -112,33 +111,34 @@ static void test(const char *what, const char *path, size_t size)
 	ms = now_ms();
 	n = write ? pwrite(fd, buf, size, 0) : pread(fd, buf, size, 0);
 	ms = now_ms() - ms;
-	printf("%s of %zu bytes: %zd%s%s in %ld ms\n",
-	       write ? "pwrite" : "pread", size, n, n < 0 ? ", " : "",
-	       n < 0 ? strerror(errno) : "", ms);
-	check(n == (ssize_t)size, write ? "the zero-copy write completes" :
-	      "the zero-copy read completes");
+	ksft_print_msg("%s of %zu bytes: %zd%s%s in %ld ms\n",
+		       write ? "pwrite" : "pread", size, n, n < 0 ? ", " : "",
+		       n < 0 ? strerror(errno) : "", ms);
+	ksft_test_result(n == (ssize_t)size, "%s\n", write ? "the zero-copy write completes" :
+			 "the zero-copy read completes");
 	if (counters && pins_read(&after)) {
-		printf("nr_foll_pin_acquired +%ld, nr_foll_pin_released +%ld (%ld pages)\n",
-		       after.acquired - before.acquired,
-		       after.released - before.released, pages);
-		check(after.acquired - before.acquired >= pages,
-		      "the request pins at least every 4 KiB page of the buffer");
-		check(after.acquired - after.released ==
-		      before.acquired - before.released,
-		      "the pins are all released once the host answered");
+		ksft_print_msg("nr_foll_pin_acquired +%ld, nr_foll_pin_released +%ld (%ld pages)\n",
+			       after.acquired - before.acquired,
+			       after.released - before.released, pages);
+		ksft_test_result(after.acquired - before.acquired >= pages,
+				 "the request pins at least every 4 KiB page of the buffer\n");
+		ksft_test_result(after.acquired - after.released ==
+				 before.acquired - before.released, "the pins are all released once the host answered\n");
 	}
 
 	if (write) {
 		ok = small_io(fd, size, 0);
-		check(ok, "the host got what was written (read back in small requests)");
+		ksft_test_result(ok,
+				 "the host got what was written (read back in small requests)\n");
 	} else {
 		for (i = 0; i < size && bad < 0; i++)
 			if ((unsigned char)buf[i] != pattern(i))
 				bad = i;
 		if (bad >= 0)
-			printf("buf[%ld] reads 0x%02x, the file holds 0x%02x\n",
-			       bad, (unsigned char)buf[bad], pattern(bad));
-		check(bad < 0, "the data read is what the file holds");
+			ksft_print_msg("buf[%ld] reads 0x%02x, the file holds 0x%02x\n",
+				       bad, (unsigned char)buf[bad], pattern(bad));
+		ksft_test_result(bad < 0,
+				 "the data read is what the file holds\n");
 	}
 	close(fd);
 	unlink(path);
@@ -157,5 +157,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	test(argv[1], argv[2], size);
-	return failures ? 1 : 0;
+	ksft_set_plan(ksft_test_num());
+	return ksft_get_fail_cnt() ? ksft_exit_fail() : ksft_exit_pass();
 }

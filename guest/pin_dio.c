@@ -100,15 +100,15 @@ static void check_request_pins(const struct pins *before, long pages,
 		sleep_ms(10);
 		pins_read(&after);
 	}
-	printf("%s: nr_foll_pin_acquired +%ld, nr_foll_pin_released +%ld (%ld pages)\n",
-	       what, after.acquired - before->acquired,
-	       after.released - before->released, pages);
+	ksft_print_msg("%s: nr_foll_pin_acquired +%ld, nr_foll_pin_released +%ld (%ld pages)\n",
+		       what, after.acquired - before->acquired,
+		       after.released - before->released, pages);
 	snprintf(claim, sizeof(claim),
 		 "%s takes exactly one pin per 4 KiB page", what);
-	check(after.acquired - before->acquired == pages, claim);
+	ksft_test_result(after.acquired - before->acquired == pages, "%s\n", claim);
 	snprintf(claim, sizeof(claim),
 		 "%s releases its pins once complete", what);
-	check(after.acquired - after.released == held_before, claim);
+	ksft_test_result(after.acquired - after.released == held_before, "%s\n", claim);
 }
 
 static int open_direct(const char *path, int flags)
@@ -116,8 +116,7 @@ static int open_direct(const char *path, int flags)
 	int fd = open(path, flags | O_DIRECT, 0644);
 
 	if (fd < 0) {
-		printf("FAIL: open %s O_DIRECT: %s\n", path, strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("open %s O_DIRECT: %s\n", path, strerror(errno));
 	}
 	return fd;
 }
@@ -163,24 +162,26 @@ static void test_rw(const char *path, size_t size)
 	counters = pins_read(&before);
 	n = pwrite(fd, wbuf, size, 0);
 	if (n < 0)
-		printf("pwrite: %s\n", strerror(errno));
-	check(n == (ssize_t)size, "the O_DIRECT write writes it all");
+		ksft_print_msg("pwrite: %s\n", strerror(errno));
+	ksft_test_result(n == (ssize_t)size,
+			 "the O_DIRECT write writes it all\n");
 	if (counters)
 		check_request_pins(&before, pages, "the O_DIRECT write");
 
 	counters = pins_read(&before);
 	n = pread(fd, rbuf, size, 0);
 	if (n < 0)
-		printf("pread: %s\n", strerror(errno));
-	check(n == (ssize_t)size, "the O_DIRECT read reads it all");
+		ksft_print_msg("pread: %s\n", strerror(errno));
+	ksft_test_result(n == (ssize_t)size,
+			 "the O_DIRECT read reads it all\n");
 	if (counters)
 		check_request_pins(&before, pages, "the O_DIRECT read");
 
 	bad = pattern_mismatch(rbuf, size);
 	if (bad >= 0)
-		printf("byte %ld read 0x%02x, written 0x%02x\n", bad,
-		       (unsigned char)rbuf[bad], pattern(bad));
-	check(bad < 0, "the read returns what was written");
+		ksft_print_msg("byte %ld read 0x%02x, written 0x%02x\n", bad,
+			       (unsigned char)rbuf[bad], pattern(bad));
+	ksft_test_result(bad < 0, "the read returns what was written\n");
 	close(fd);
 }
 
@@ -243,8 +244,8 @@ static int fork_round(int fd, int round, int counters)
 	       now_ms() - start < 1000)
 		sleep_ms(5);
 	if (counters)
-		printf("round %d: %ld pins held at fork\n", round,
-		       pins_held() - held);
+		ksft_print_msg("round %d: %ld pins held at fork\n", round,
+			       pins_held() - held);
 
 	in_flight = !reader_done(&r);
 	fflush(stdout);
@@ -267,41 +268,41 @@ static int fork_round(int fd, int round, int counters)
 		exit(1);
 	}
 
-	printf("round %d: the read returned %zd after %ld ms, %s\n", round,
-	       r.ret, r.ms, in_flight ?
-	       "in flight at fork and at the parent's write" :
-	       "done before the parent's write");
+	ksft_print_msg("round %d: the read returned %zd after %ld ms, %s\n", round,
+		       r.ret, r.ms, in_flight ?
+		       "in flight at fork and at the parent's write" :
+		       "done before the parent's write");
 	if (r.ret != READ_SIZE) {
-		printf("round %d: FAIL: read %zd of %d bytes: %s\n", round,
-		       r.ret, READ_SIZE, strerror(r.err));
+		ksft_print_msg("round %d: FAIL: read %zd of %d bytes: %s\n", round,
+			       r.ret, READ_SIZE, strerror(r.err));
 		ok = 0;
 	}
 	if (!in_flight) {
-		printf("round %d: FAIL: the read was not in flight (delay too short?)\n",
-		       round);
+		ksft_print_msg("round %d: FAIL: the read was not in flight (delay too short?)\n",
+			       round);
 		ok = 0;
 	}
 	bad = pattern_mismatch(buf, READ_SIZE);
 	if (bad >= 0) {
-		printf("round %d: FAIL: buf[%ld] reads 0x%02x, the device holds 0x%02x%s\n",
-		       round, bad, (unsigned char)buf[bad], pattern(bad),
-		       (unsigned char)buf[bad] == fill ?
-		       " (the buffer's fill: the read landed elsewhere)" : "");
+		ksft_print_msg("round %d: FAIL: buf[%ld] reads 0x%02x, the device holds 0x%02x%s\n",
+			       round, bad, (unsigned char)buf[bad], pattern(bad),
+			       (unsigned char)buf[bad] == fill ?
+			       " (the buffer's fill: the read landed elsewhere)" : "");
 		ok = 0;
 	}
 	if ((unsigned char)buf[PARENT_BYTE] != PAT_USER ||
 	    (unsigned char)buf[READ_SIZE] != fill) {
-		printf("round %d: FAIL: the parent's own bytes changed: buf[%d] 0x%02x, buf[%d] 0x%02x\n",
-		       round, PARENT_BYTE, (unsigned char)buf[PARENT_BYTE],
-		       READ_SIZE, (unsigned char)buf[READ_SIZE]);
+		ksft_print_msg("round %d: FAIL: the parent's own bytes changed: buf[%d] 0x%02x, buf[%d] 0x%02x\n",
+			       round, PARENT_BYTE, (unsigned char)buf[PARENT_BYTE],
+			       READ_SIZE, (unsigned char)buf[READ_SIZE]);
 		ok = 0;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		printf("round %d: FAIL: the child did not exit 0\n", round);
+		ksft_print_msg("round %d: FAIL: the child did not exit 0\n", round);
 		ok = 0;
 	}
 	if (ok)
-		printf("round %d: the parent sees the data read\n", round);
+		ksft_print_msg("round %d: the parent sees the data read\n", round);
 	munmap(buf, page_size);
 	return ok;
 }
@@ -317,26 +318,24 @@ static void test_fork_inflight(const char *path)
 	/* What the reads must find, written past the page cache. */
 	fill_pattern(buf, page_size);
 	if (pwrite(fd, buf, page_size, 0) != page_size || fsync(fd)) {
-		printf("FAIL: write the pattern to %s: %s\n", path,
-		       strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("write the pattern to %s: %s\n", path,
+				   strerror(errno));
 	}
 	memset(buf, 0, page_size);
 	start = now_ms();
 	if (pread(fd, buf, page_size, 0) != page_size ||
 	    pattern_mismatch(buf, page_size) >= 0) {
-		printf("FAIL: %s does not read back its pattern\n", path);
-		exit(1);
+		ksft_exit_fail_msg("%s does not read back its pattern\n", path);
 	}
-	printf("an O_DIRECT read of %s takes %ld ms\n", path, now_ms() - start);
+	ksft_print_msg("an O_DIRECT read of %s takes %ld ms\n", path, now_ms() - start);
 	munmap(buf, page_size);
 
 	counters = pins_read(&p);
 	for (round = 1; round <= ROUNDS; round++)
 		seen += fork_round(fd, round, counters);
-	printf("%d of %d rounds: the parent sees the data read\n", seen, ROUNDS);
-	check(seen == ROUNDS,
-	      "a read in flight across fork() lands in the parent's buffer");
+	ksft_print_msg("%d of %d rounds: the parent sees the data read\n", seen, ROUNDS);
+	ksft_test_result(seen == ROUNDS,
+			 "a read in flight across fork() lands in the parent's buffer\n");
 	close(fd);
 }
 
@@ -352,9 +351,10 @@ static void test_read_error(const char *path, size_t size)
 	counters = pins_read(&before);
 	start = now_ms();
 	n = pread(fd, buf, size, 0);
-	printf("pread of %zu bytes: %zd (%s) after %ld ms\n", size, n,
-	       n < 0 ? strerror(errno) : "no error", now_ms() - start);
-	check(n < 0 && errno == EIO, "the O_DIRECT read fails with EIO");
+	ksft_print_msg("pread of %zu bytes: %zd (%s) after %ld ms\n", size, n,
+		       n < 0 ? strerror(errno) : "no error", now_ms() - start);
+	ksft_test_result(n < 0 && errno == EIO,
+			 "the O_DIRECT read fails with EIO\n");
 	if (counters)
 		check_request_pins(&before, size / page_size,
 				   "the failed O_DIRECT read");
@@ -417,8 +417,7 @@ static void test_zero_page(void)
 	area = mmap(NULL, size, PROT_READ,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (area == MAP_FAILED) {
-		printf("FAIL: mmap %d GiB: %s\n", ZERO_GIB, strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("mmap %d GiB: %s\n", ZERO_GIB, strerror(errno));
 	}
 	/* Not the huge zero page: that is another page, with its own count. */
 	if (madvise(area, size, MADV_NOHUGEPAGE)) {
@@ -428,9 +427,8 @@ static void test_zero_page(void)
 	for (i = 0; i < ZERO_GIB; i++) {
 		fd[i] = open(GUP_BENCHMARK_FILE, O_RDWR);
 		if (fd[i] < 0) {
-			printf("FAIL: open %s: %s\n", GUP_BENCHMARK_FILE,
-			       strerror(errno));
-			exit(1);
+			ksft_exit_fail_msg("open %s: %s\n", GUP_BENCHMARK_FILE,
+					   strerror(errno));
 		}
 	}
 
@@ -439,18 +437,19 @@ static void test_zero_page(void)
 	for (i = 0; i < ZERO_GIB; i++) {
 		err = gup_hold(fd[i], area + i * HOLD_MAX, HOLD_MAX, &usec);
 		if (err) {
-			printf("hold of GiB %d (pins %ld-%ld of the zero page): %s\n",
-			       i, held, held + HOLD_MAX / page_size - 1,
-			       strerror(err));
+			ksft_print_msg("hold of GiB %d (pins %ld-%ld of the zero page): %s\n",
+				       i, held, held + HOLD_MAX / page_size - 1,
+				       strerror(err));
 			break;
 		}
 		held += HOLD_MAX / page_size;
 		total_usec += usec;
 	}
 	ms = now_ms() - ms;
-	printf("%ld pins of %ld taken in %ld ms (%llu us in pin_user_pages_fast)\n",
-	       held, pages, ms, (unsigned long long)total_usec);
-	check(held == pages, "every GiB of the zero page is pinned");
+	ksft_print_msg("%ld pins of %ld taken in %ld ms (%llu us in pin_user_pages_fast)\n",
+		       held, pages, ms, (unsigned long long)total_usec);
+	ksft_test_result(held == pages,
+			 "every GiB of the zero page is pinned\n");
 
 	/* The same present page, the zero page, at the end of every GiB pinned. */
 	first = pagemap(area);
@@ -460,32 +459,32 @@ static void test_zero_page(void)
 			(ent & PM_PFN) == (first & PM_PFN);
 	}
 	if (held) {
-		printf("pfn of the pinned pages: %#llx\n",
-		       (unsigned long long)(first & PM_PFN));
-		check(same, "the pinned range maps one page throughout: the zero page");
+		ksft_print_msg("pfn of the pinned pages: %#llx\n",
+			       (unsigned long long)(first & PM_PFN));
+		ksft_test_result(same,
+				 "the pinned range maps one page throughout: the zero page\n");
 	}
 
 	if (pins_read(&pinned)) {
-		printf("while held: nr_foll_pin_acquired +%ld, pins held +%ld\n",
-		       pinned.acquired - before.acquired,
-		       (pinned.acquired - pinned.released) -
-		       (before.acquired - before.released));
-		check(pinned.acquired - before.acquired == held,
-		      "nr_foll_pin_acquired counts every pin taken");
+		ksft_print_msg("while held: nr_foll_pin_acquired +%ld, pins held +%ld\n",
+			       pinned.acquired - before.acquired,
+			       (pinned.acquired - pinned.released) -
+			       (before.acquired - before.released));
+		ksft_test_result(pinned.acquired - before.acquired == held,
+				 "nr_foll_pin_acquired counts every pin taken\n");
 	}
 
 	for (i = 0; i < ZERO_GIB; i++) {
 		err = i < held / (HOLD_MAX / page_size) ? gup_release(fd[i]) : 0;
 		if (err)
-			printf("release of GiB %d: %s\n", i, strerror(err));
+			ksft_print_msg("release of GiB %d: %s\n", i, strerror(err));
 		close(fd[i]);
 	}
 	if (pins_read(&after)) {
-		printf("after release: nr_foll_pin_released +%ld\n",
-		       after.released - before.released);
-		check(after.acquired - after.released ==
-		      before.acquired - before.released,
-		      "every pin is released");
+		ksft_print_msg("after release: nr_foll_pin_released +%ld\n",
+			       after.released - before.released);
+		ksft_test_result(after.acquired - after.released ==
+				 before.acquired - before.released, "every pin is released\n");
 	}
 	munmap(area, size);
 }
@@ -514,6 +513,7 @@ int main(int argc, char **argv)
 			"SIZE: a multiple of the page size\n", argv[0]);
 		return 2;
 	}
-	printf("%s took %ld ms\n", t, now_ms() - start);
-	return failures ? 1 : 0;
+	ksft_print_msg("%s took %ld ms\n", t, now_ms() - start);
+	ksft_set_plan(ksft_test_num());
+	return ksft_get_fail_cnt() ? ksft_exit_fail() : ksft_exit_pass();
 }

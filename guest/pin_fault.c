@@ -56,9 +56,8 @@ static void knob(const char *path, const char *val)
 	int fd = open(path, O_WRONLY);
 
 	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val)) {
-		printf("FAIL: cannot write %s to %s: %s\n", val, path,
-		       strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("cannot write %s to %s: %s\n", val, path,
+				   strerror(errno));
 	}
 	close(fd);
 }
@@ -159,7 +158,7 @@ static void unhold(void)
 	struct gup_benchmark g = { 0 };
 
 	if (ioctl(gup, PIN_HOLD_RELEASE, &g))
-		check(0, "PIN_HOLD_RELEASE of held pins");
+		ksft_test_result(0, "PIN_HOLD_RELEASE of held pins\n");
 }
 
 /* After a successful hold: the process writes, the device writes, the process sees it. */
@@ -169,12 +168,12 @@ static void device_write_seen(char *p, const char *what)
 
 	memset(p, 0x22, size);
 	if (fill(0x77)) {
-		check(0, "PIN_HOLD_FILL");
+		ksft_test_result(0, "PIN_HOLD_FILL\n");
 		return;
 	}
 	if (!all(p, 0x77, size)) {
 		snprintf(claim, sizeof(claim), "%s: device write seen", what);
-		check(0, claim);
+		ksft_test_result(0, "%s\n", claim);
 	}
 }
 
@@ -190,7 +189,8 @@ static void op_hold(int thp, int longterm)
 	inject(0);
 	if (ret) {
 		if (errno == EIO)
-			check(0, "pinned pages pass the kernel's checks (EIO)");
+			ksft_test_result(0,
+					 "pinned pages pass the kernel's checks (EIO)\n");
 		refused[op]++;
 	} else {
 		device_write_seen(p, op_name[op]);
@@ -263,7 +263,8 @@ static void op_fork(int thp)
 	void *stack;
 
 	if (gup_cmd(PIN_FAST_HOLD, a.p, FOLL_WRITE | GUP_CHECK)) {
-		check(0, "PIN_FAST_HOLD before fork (no injection)");
+		ksft_test_result(0,
+				 "PIN_FAST_HOLD before fork (no injection)\n");
 		return;
 	}
 	stack = mmap(NULL, 256 * KIB, PROT_READ | PROT_WRITE,
@@ -278,7 +279,7 @@ static void op_fork(int thp)
 		refused[FORK]++;
 	} else {
 		if (waitpid(a.ret, &status, 0) != a.ret || !WIFEXITED(status))
-			check(0, "fork child exited");
+			ksft_test_result(0, "fork child exited\n");
 		device_write_seen(a.p, "fork");
 		done[FORK]++;
 	}
@@ -301,13 +302,14 @@ static void op_io_uring(int thp)
 	if (ret)
 		refused[IO_URING]++;
 	else if (pins_held() < (long)(size / page_size))
-		check(0, "io_uring buffer registered holds its pins");
+		ksft_test_result(0,
+				 "io_uring buffer registered holds its pins\n");
 	else
 		done[IO_URING]++;
 	/* Synchronously: close() leaves the unpinning to a worker. */
 	if (!ret && syscall(__NR_io_uring_register, ring,
 			    IORING_UNREGISTER_BUFFERS, NULL, 0))
-		check(0, "IORING_UNREGISTER_BUFFERS");
+		ksft_test_result(0, "IORING_UNREGISTER_BUFFERS\n");
 	close(ring);
 	release(p);
 }
@@ -325,7 +327,8 @@ static void op_pvm(int thp)
 	if (ret < 0)
 		refused[PVM]++;
 	else if (ret > 0 && !all(q, 0x44, ret))
-		check(0, "process_vm_readv read what it says it read");
+		ksft_test_result(0,
+				 "process_vm_readv read what it says it read\n");
 	else
 		done[PVM]++;
 	release(p);
@@ -339,12 +342,12 @@ static void op_dio(int thp)
 	ssize_t ret;
 
 	if (fd < 0) {
-		check(0, "open /dev/ram0 O_DIRECT");
+		ksft_test_result(0, "open /dev/ram0 O_DIRECT\n");
 		return;
 	}
 	memset(p, 0x55, size);
 	if (pwrite(fd, p, size, 0) != (ssize_t)size)
-		check(0, "O_DIRECT write without injection");
+		ksft_test_result(0, "O_DIRECT write without injection\n");
 	memset(p, 0, size);
 	inject(1);
 	ret = pread(fd, p, size, 0);
@@ -352,7 +355,7 @@ static void op_dio(int thp)
 	if (ret < 0)
 		refused[DIO]++;
 	else if (!all(p, 0x55, ret))
-		check(0, "O_DIRECT read what it says it read");
+		ksft_test_result(0, "O_DIRECT read what it says it read\n");
 	else
 		done[DIO]++;
 	close(fd);
@@ -376,10 +379,9 @@ static void sweep(enum op op, int thp, int max)
 		default: break;
 		}
 		if (pins_held() != held) {
-			printf("FAIL: %s (%s) with allocation %d failing: %ld pins held after, %ld before\n",
-			       op_name[op], thp ? "thp" : "4k", armed,
-			       pins_held(), held);
-			failures++;
+			ksft_test_result_fail("%s (%s) with allocation %d failing: %ld pins held after, %ld before\n",
+					      op_name[op], thp ? "thp" : "4k", armed,
+					      pins_held(), held);
 			return;
 		}
 		if (!fired) {
@@ -388,8 +390,8 @@ static void sweep(enum op op, int thp, int max)
 		}
 		steps[op]++;
 	}
-	printf("%s (%s): %d allocations failed in turn, %ld ms\n",
-	       op_name[op], thp ? "thp" : "4k", armed - 1, now_ms() - start);
+	ksft_print_msg("%s (%s): %d allocations failed in turn, %ld ms\n",
+		       op_name[op], thp ? "thp" : "4k", armed - 1, now_ms() - start);
 }
 
 int main(int argc, char **argv)
@@ -407,8 +409,7 @@ int main(int argc, char **argv)
 	gup = open(GUP_BENCHMARK_FILE, O_RDWR);
 	if (gup < 0 ||
 	    access(FI "fail_page_alloc", F_OK) || access(FI "failslab", F_OK)) {
-		printf("FAIL: needs gup_benchmark and the fail_page_alloc and failslab knobs\n");
-		return 1;
+		ksft_exit_fail_msg("needs gup_benchmark and the fail_page_alloc and failslab knobs\n");
 	}
 	inject_init();
 	/* Every allocation may be failed: sleeping ones and user pages too. */
@@ -430,10 +431,12 @@ int main(int argc, char **argv)
 	}
 	printf("figure: faults_injected %ld\n", injected);
 	if (thp_missing)
-		printf("note: %d THP areas were not THP-backed\n", thp_missing);
+		ksft_print_msg("note: %d THP areas were not THP-backed\n", thp_missing);
 	for (i = 0; i < NOPS; i++)
-		check(steps[i] > 0, "an allocation of every operation was failed");
-	check(clean[0] + clean[1] + clean[2] + clean[3] + clean[4] + clean[5] ==
-	      2 * NOPS, "every sweep ended with its operation passing whole");
-	return failures ? 1 : 0;
+		ksft_test_result(steps[i] > 0,
+				 "an allocation of every operation was failed\n");
+	ksft_test_result(clean[0] + clean[1] + clean[2] + clean[3] + clean[4] + clean[5] ==
+			 2 * NOPS, "every sweep ended with its operation passing whole\n");
+	ksft_set_plan(ksft_test_num());
+	return ksft_get_fail_cnt() ? ksft_exit_fail() : ksft_exit_pass();
 }

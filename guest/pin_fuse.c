@@ -123,8 +123,8 @@ static int fuse_reply(int fd, uint64_t unique, int error, const void *arg,
 
 	/* ENOENT: the request was interrupted or the connection aborted. */
 	if (n < 0 && errno != ENOENT) {
-		printf("server: reply to request %llu: %s\n",
-		       (unsigned long long)unique, strerror(errno));
+		ksft_print_msg("server: reply to request %llu: %s\n",
+			       (unsigned long long)unique, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -181,11 +181,11 @@ static int serve(int fd)
 				return 0;
 			if (errno == ENOENT || errno == EINTR)
 				continue;
-			printf("server: read /dev/fuse: %s\n", strerror(errno));
+			ksft_print_msg("server: read /dev/fuse: %s\n", strerror(errno));
 			return 1;
 		}
 		if ((size_t)n < sizeof(*in) || in->len != n) {
-			printf("server: short request (%zd bytes)\n", n);
+			ksft_print_msg("server: short request (%zd bytes)\n", n);
 			return 1;
 		}
 		switch (in->opcode) {
@@ -203,16 +203,16 @@ static int serve(int fd)
 			};
 
 			if (init->major != FUSE_KERNEL_VERSION) {
-				printf("server: kernel speaks fuse %u.%u\n",
-				       init->major, init->minor);
+				ksft_print_msg("server: kernel speaks fuse %u.%u\n",
+					       init->major, init->minor);
 				return 1;
 			}
 			if (init->minor < out.minor)
 				out.minor = init->minor;
-			printf("server: INIT: kernel fuse %u.%u, max_pages %u, max_write %u\n",
-			       init->major, init->minor,
-			       out.flags & FUSE_MAX_PAGES ? MAX_PAGES : 32,
-			       MAX_WRITE);
+			ksft_print_msg("server: INIT: kernel fuse %u.%u, max_pages %u, max_write %u\n",
+				       init->major, init->minor,
+				       out.flags & FUSE_MAX_PAGES ? MAX_PAGES : 32,
+				       MAX_WRITE);
 			fuse_reply(fd, in->unique, 0, &out, sizeof(out));
 			break;
 		}
@@ -325,19 +325,16 @@ static void test(const char *what, const char *mnt)
 		exit(1);
 	}
 	if (mkdir(mnt, 0755) && errno != EEXIST) {
-		printf("FAIL: mkdir %s: %s\n", mnt, strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("mkdir %s: %s\n", mnt, strerror(errno));
 	}
 	devfd = open("/dev/fuse", O_RDWR);
 	if (devfd < 0) {
-		printf("FAIL: open /dev/fuse: %s\n", strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("open /dev/fuse: %s\n", strerror(errno));
 	}
 	snprintf(opts, sizeof(opts),
 		 "fd=%d,rootmode=40000,user_id=0,group_id=0", devfd);
 	if (sys_mount("pin_fuse", mnt, "fuse", MS_NOSUID | MS_NODEV, opts)) {
-		printf("FAIL: mount fuse on %s: %s\n", mnt, strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("mount fuse on %s: %s\n", mnt, strerror(errno));
 	}
 	pid = fork();
 	if (pid < 0) {
@@ -359,7 +356,7 @@ static void test(const char *what, const char *mnt)
 	snprintf(path, sizeof(path), "%s/" FILE_NAME, mnt);
 	fd = open(path, O_RDWR);
 	if (fd < 0) {
-		printf("FAIL: open %s: %s\n", path, strerror(errno));
+		ksft_test_result_fail("open %s: %s\n", path, strerror(errno));
 		goto out;
 	}
 	counters = vmstat("nr_foll_pin_acquired") >= 0 &&
@@ -369,17 +366,18 @@ static void test(const char *what, const char *mnt)
 		released0 = vmstat("nr_foll_pin_released");
 		held_before = acquired0 - released0;
 	} else {
-		check(0, "the kernel has nr_foll_pin_* counters in /proc/vmstat");
+		ksft_test_result(0,
+				 "the kernel has nr_foll_pin_* counters in /proc/vmstat\n");
 	}
 
 	seen->nreqs = 0;
 	__sync_synchronize();
 	n = write ? pwrite(fd, buf, file_size, 0) : pread(fd, buf, file_size, 0);
-	printf("%s of %zu bytes: %zd%s%s\n", write ? "pwrite" : "pread",
-	       file_size, n, n < 0 ? ", " : "", n < 0 ? strerror(errno) : "");
-	check(n == (ssize_t)file_size, write ?
-	      "the write to the direct_io file completes" :
-	      "the read from the direct_io file completes");
+	ksft_print_msg("%s of %zu bytes: %zd%s%s\n", write ? "pwrite" : "pread",
+		       file_size, n, n < 0 ? ", " : "", n < 0 ? strerror(errno) : "");
+	ksft_test_result(n == (ssize_t)file_size, "%s\n", write ?
+			 "the write to the direct_io file completes" :
+			 "the read from the direct_io file completes");
 
 	/* (a) The caller's pages stayed pinned while the server worked. */
 	for (i = 0; i < seen->nreqs; i++) {
@@ -388,40 +386,41 @@ static void test(const char *what, const char *mnt)
 		pages = (r->offset % page_size + r->size + page_size - 1) /
 			page_size;
 		if (r->acquired < 0 || r->released < 0) {
-			printf("server: %s of %u bytes at %llu: no pin counters\n",
-			       opname(r->opcode), r->size,
-			       (unsigned long long)r->offset);
+			ksft_print_msg("server: %s of %u bytes at %llu: no pin counters\n",
+				       opname(r->opcode), r->size,
+				       (unsigned long long)r->offset);
 			all_held = 0;
 			continue;
 		}
 		held = r->acquired - r->released - held_before;
-		printf("server: %s of %u bytes at %llu (%ld pages): %ld pins held while the server holds it (nr_foll_pin_acquired +%ld)\n",
-		       opname(r->opcode), r->size,
-		       (unsigned long long)r->offset, pages, held,
-		       r->acquired - acquired0);
+		ksft_print_msg("server: %s of %u bytes at %llu (%ld pages): %ld pins held while the server holds it (nr_foll_pin_acquired +%ld)\n",
+			       opname(r->opcode), r->size,
+			       (unsigned long long)r->offset, pages, held,
+			       r->acquired - acquired0);
 		if (held < pages)
 			all_held = 0;
 		if (write && !r->data_ok)
 			data_ok = 0;
 	}
-	check(seen->nreqs > 0, write ? "the server got WRITE requests" :
-	      "the server got READ requests");
+	ksft_test_result(seen->nreqs > 0, "%s\n", write ? "the server got WRITE requests" :
+			 "the server got READ requests");
 	if (counters)
-		check(seen->nreqs > 0 && all_held,
-		      "the caller's pages are pinned while the server holds each request");
+		ksft_test_result(seen->nreqs > 0 && all_held,
+				 "the caller's pages are pinned while the server holds each request\n");
 
 	/* (b) The data. */
 	if (write) {
-		check(seen->nreqs > 0 && data_ok,
-		      "the data written arrives at the server intact");
+		ksft_test_result(seen->nreqs > 0 && data_ok,
+				 "the data written arrives at the server intact\n");
 	} else {
 		for (j = 0; j < file_size && bad < 0; j++)
 			if ((unsigned char)buf[j] != pattern(j))
 				bad = j;
 		if (bad >= 0)
-			printf("buf[%ld] reads 0x%02x, the server sent 0x%02x\n",
-			       bad, (unsigned char)buf[bad], pattern(bad));
-		check(bad < 0, "the data read is what the server sent");
+			ksft_print_msg("buf[%ld] reads 0x%02x, the server sent 0x%02x\n",
+				       bad, (unsigned char)buf[bad], pattern(bad));
+		ksft_test_result(bad < 0,
+				 "the data read is what the server sent\n");
 	}
 
 	/* (c) All pins released once the syscall returned. */
@@ -429,25 +428,24 @@ static void test(const char *what, const char *mnt)
 		long acquired = vmstat("nr_foll_pin_acquired");
 		long released = vmstat("nr_foll_pin_released");
 
-		printf("after the syscall: nr_foll_pin_acquired +%ld, nr_foll_pin_released +%ld\n",
-		       acquired - acquired0, released - released0);
-		check(acquired - released == held_before,
-		      "the pin counters balance once the request is answered");
+		ksft_print_msg("after the syscall: nr_foll_pin_acquired +%ld, nr_foll_pin_released +%ld\n",
+			       acquired - acquired0, released - released0);
+		ksft_test_result(acquired - released == held_before,
+				 "the pin counters balance once the request is answered\n");
 	}
 	close(fd);
 out:
 	if (sys_umount2(mnt, 0)) {
-		printf("FAIL: umount %s: %s\n", mnt, strerror(errno));
-		failures++;
+		ksft_test_result_fail("umount %s: %s\n", mnt, strerror(errno));
 		kill(pid, SIGKILL);
 		sys_umount2(mnt, MNT_DETACH);
 	}
 	if (waitpid(pid, &status, 0) != pid)
 		perror("waitpid");
 	if (seen->unexpected)
-		printf("server: %d requests answered ENOSYS\n", seen->unexpected);
-	check(WIFEXITED(status) && !WEXITSTATUS(status),
-	      "the server exits 0 after the unmount");
+		ksft_print_msg("server: %d requests answered ENOSYS\n", seen->unexpected);
+	ksft_test_result(WIFEXITED(status) && !WEXITSTATUS(status),
+			 "the server exits 0 after the unmount\n");
 }
 
 int main(int argc, char **argv)
@@ -463,5 +461,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	test(argv[1], argv[2]);
-	return failures ? 1 : 0;
+	ksft_set_plan(ksft_test_num());
+	return ksft_get_fail_cnt() ? ksft_exit_fail() : ksft_exit_pass();
 }

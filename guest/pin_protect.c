@@ -78,8 +78,7 @@ static int gup_open(void)
 	int fd = open(GUP_BENCHMARK_FILE, O_RDWR);
 
 	if (fd < 0) {
-		printf("FAIL: open %s: %s\n", GUP_BENCHMARK_FILE, strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("open %s: %s\n", GUP_BENCHMARK_FILE, strerror(errno));
 	}
 	return fd;
 }
@@ -102,8 +101,7 @@ static int gup_cmd(int fd, unsigned long cmd, void *addr, size_t size,
 static void must(int err, const char *what)
 {
 	if (err) {
-		printf("FAIL: %s: %s\n", what, strerror(err));
-		exit(1);
+		ksft_exit_fail_msg("%s: %s\n", what, strerror(err));
 	}
 }
 
@@ -142,9 +140,9 @@ static void expect(const char *buf, size_t size, int pat, const char *claim)
 	long bad = first_not(buf, size, pat);
 
 	if (bad >= 0)
-		printf("byte %ld (page %ld) reads 0x%02x, expected 0x%02x\n",
-		       bad, bad / page_size, (unsigned char)buf[bad], pat);
-	check(bad < 0, claim);
+		ksft_print_msg("byte %ld (page %ld) reads 0x%02x, expected 0x%02x\n",
+			       bad, bad / page_size, (unsigned char)buf[bad], pat);
+	ksft_test_result(bad < 0, "%s\n", claim);
 }
 
 static void write_every_page(char *buf, size_t size, int pat)
@@ -172,16 +170,16 @@ static void check_numbered(const char *buf, long n, const char *claim)
 		if (first_not(buf + i * page_size, page_size, i & 0xff) >= 0)
 			break;
 	if (i < n)
-		printf("page %ld lost its data\n", i);
-	check(i == n, claim);
+		ksft_print_msg("page %ld lost its data\n", i);
+	ksft_test_result(i == n, "%s\n", claim);
 }
 
 static void check_balanced(void)
 {
 	long held = pins_held();
 
-	printf("pins held at the end: %ld\n", held);
-	check(held == 0, "acquired and released pins balance");
+	ksft_print_msg("pins held at the end: %ld\n", held);
+	ksft_test_result(held == 0, "acquired and released pins balance\n");
 }
 
 /* The pagemap entries of the @n pages from @addr. */
@@ -203,8 +201,7 @@ static void write_file(const char *path, const char *val)
 	int fd = open(path, O_WRONLY);
 
 	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val)) {
-		printf("FAIL: write %s to %s: %s\n", val, path, strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("write %s to %s: %s\n", val, path, strerror(errno));
 	}
 	close(fd);
 }
@@ -218,7 +215,7 @@ static void write_file(const char *path, const char *val)
  */
 static pid_t fork_checking_child(char *buf, size_t size, int pat, int *go)
 {
-	int p[2], wrote[2];
+	int p[2], wrote[2], fails;
 	pid_t pid;
 	char c;
 
@@ -244,7 +241,8 @@ static pid_t fork_checking_child(char *buf, size_t size, int pat, int *go)
 	}
 	close(p[1]);
 	close(wrote[0]);
-	failures = 0;	/* the child's verdict is on its own checks */
+	/* The child's verdict is on its own checks. */
+	fails = ksft_get_fail_cnt();
 	expect(buf, size, pat, "the child reads the buffer as it was at fork");
 	/* Writes on both sides: the child's must stay in the child. */
 	memset(buf, PAT_CHILD, size);
@@ -254,7 +252,7 @@ static pid_t fork_checking_child(char *buf, size_t size, int pat, int *go)
 		perror("read pipe");
 	expect(buf, size, PAT_CHILD,
 	       "the child sees its own writes, not the parent's or the device's");
-	exit(failures ? 1 : 0);
+	exit(ksft_get_fail_cnt() > fails ? 1 : 0);
 }
 
 static void reap_child(pid_t pid, int go)
@@ -268,8 +266,8 @@ static void reap_child(pid_t pid, int go)
 		perror("waitpid");
 		exit(1);
 	}
-	check(WIFEXITED(status) && !WEXITSTATUS(status),
-	      "the child saw the pre-fork content, then only its own writes");
+	ksft_test_result(WIFEXITED(status) && !WEXITSTATUS(status),
+			 "the child saw the pre-fork content, then only its own writes\n");
 }
 
 enum kind { BASE, THP, HUGETLB };
@@ -284,8 +282,7 @@ static char *fork_buffer(enum kind kind, size_t size)
 	buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	if (buf == MAP_FAILED) {
-		printf("FAIL: mmap MAP_HUGETLB: %s\n", strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("mmap MAP_HUGETLB: %s\n", strerror(errno));
 	}
 	return buf;
 }
@@ -302,10 +299,12 @@ static void test_fork(enum kind kind, int longterm)
 	fd = gup_open();
 	hold(fd, longterm ? PIN_LONGTERM_HOLD : PIN_FAST_HOLD, buf, size);
 	held = pins_held() - held;
-	printf("pins held: +%ld for %ld pages\n", held, npages);
-	check(held == npages, "the hold pins every 4 KiB page once");
+	ksft_print_msg("pins held: +%ld for %ld pages\n", held, npages);
+	ksft_test_result(held == npages,
+			 "the hold pins every 4 KiB page once\n");
 	if (kind == THP)
-		check(is_thp(buf), "the pinned buffer is a THP at fork");
+		ksft_test_result(is_thp(buf),
+				 "the pinned buffer is a THP at fork\n");
 
 	pid = fork_checking_child(buf, size, PAT_FORK, &go);
 	/* The write that used to move the parent off the pinned page. */
@@ -360,8 +359,7 @@ static int read_fixed(int ring, struct io_uring_params *p, int file,
 	head = *cq_head;
 	if (head == __atomic_load_n((unsigned int *)(cq + p->cq_off.tail),
 				    __ATOMIC_ACQUIRE)) {
-		printf("FAIL: no io_uring completion\n");
-		exit(1);
+		ksft_exit_fail_msg("no io_uring completion\n");
 	}
 	mask = *(unsigned int *)(cq + p->cq_off.ring_mask);
 	cqe = (struct io_uring_cqe *)(cq + p->cq_off.cqes) + (head & mask);
@@ -409,17 +407,17 @@ static void test_fork_io_uring(int thp)
 	ring = ring_open(&params);
 	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
 		    &iov, 1)) {
-		printf("FAIL: IORING_REGISTER_BUFFERS: %s\n", strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("IORING_REGISTER_BUFFERS: %s\n", strerror(errno));
 	}
 	if (thp)
-		check(is_thp(iov.iov_base), "the registered buffer is a THP at fork");
+		ksft_test_result(is_thp(iov.iov_base),
+				 "the registered buffer is a THP at fork\n");
 
 	pid = fork_checking_child(iov.iov_base, size, PAT_FORK, &go);
 	write_every_page(iov.iov_base, size, PAT_USER);
 	res = read_fixed(ring, &params, file, iov.iov_base, size);
-	printf("READ_FIXED of %zu bytes: %d\n", size, res);
-	check(res == (int)size, "the fixed-buffer read completes");
+	ksft_print_msg("READ_FIXED of %zu bytes: %d\n", size, res);
+	ksft_test_result(res == (int)size, "the fixed-buffer read completes\n");
 	expect(iov.iov_base, size, PAT_DEVICE,
 	       "the parent sees the file's data in its buffer");
 	if (syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
@@ -478,13 +476,13 @@ static int race_check(struct race *r, int pat)
 		page[0] = PAT_USER;
 		err = gup_cmd(r->fd[i], PIN_HOLD_FILL, NULL, 0, 0, 0, pat);
 		if (err) {
-			printf("PIN_HOLD_FILL: %s\n", strerror(err));
+			ksft_print_msg("PIN_HOLD_FILL: %s\n", strerror(err));
 			return 1;
 		}
 		if ((unsigned char)page[page_size - 1] != pat) {
-			printf("round %ld: page %ld reads 0x%02x, expected 0x%02x\n",
-			       r->rounds, r->page[i],
-			       (unsigned char)page[page_size - 1], pat);
+			ksft_print_msg("round %ld: page %ld reads 0x%02x, expected 0x%02x\n",
+				       r->rounds, r->page[i],
+				       (unsigned char)page[page_size - 1], pat);
 			return 1;
 		}
 	}
@@ -521,7 +519,7 @@ static void *race_pinner(void *arg)
 				      r->buf + r->page[held] * page_size,
 				      page_size, 1, FOLL_WRITE, 0);
 			if (err) {
-				printf("PIN_FAST_HOLD: %s\n", strerror(err));
+				ksft_print_msg("PIN_FAST_HOLD: %s\n", strerror(err));
 				r->failed = 1;
 				break;
 			}
@@ -540,7 +538,7 @@ static void *race_pinner(void *arg)
 		for (i = 0; i < held; i++) {
 			err = gup_cmd(r->fd[i], PIN_HOLD_RELEASE, NULL, 0, 0, 0, 0);
 			if (err) {
-				printf("PIN_HOLD_RELEASE: %s\n", strerror(err));
+				ksft_print_msg("PIN_HOLD_RELEASE: %s\n", strerror(err));
 				r->failed = 1;
 			}
 		}
@@ -611,11 +609,12 @@ static void test_fork_fast_race(int seconds)
 		rounds += r[i].rounds;
 		failed |= r[i].failed;
 	}
-	printf("%ld rounds of %d single-page pins, %ld forks in %d s\n",
-	       rounds, RACE_PAGES, forks, seconds);
-	check(rounds > 0 && forks > 0, "pins and forks ran concurrently");
-	check(!failed,
-	      "every round saw the device's write in every page it pinned");
+	ksft_print_msg("%ld rounds of %d single-page pins, %ld forks in %d s\n",
+		       rounds, RACE_PAGES, forks, seconds);
+	ksft_test_result(rounds > 0 && forks > 0,
+			 "pins and forks ran concurrently\n");
+	ksft_test_result(!failed,
+			 "every round saw the device's write in every page it pinned\n");
 	check_balanced();
 }
 
@@ -640,10 +639,10 @@ static void test_soft_dirty(void)
 	pagemap(buf, n, ent);
 	for (i = 0; i < n; i++)
 		cleared += (i & 4) && !(ent[i] & PM_SOFT_DIRTY);
-	printf("soft-dirty before clear_refs: %ld of %ld pages; cleared after: %ld of 8 unpinned\n",
-	       dirty, n, cleared);
-	check(dirty == n && cleared == 8,
-	      "clear_refs clears soft-dirty on unpinned pages (soft-dirty works)");
+	ksft_print_msg("soft-dirty before clear_refs: %ld of %ld pages; cleared after: %ld of 8 unpinned\n",
+		       dirty, n, cleared);
+	ksft_test_result(dirty == n && cleared == 8,
+			 "clear_refs clears soft-dirty on unpinned pages (soft-dirty works)\n");
 
 	for (i = 0; i < n; i++)
 		if (!(i & 4))
@@ -653,12 +652,13 @@ static void test_soft_dirty(void)
 	for (i = 0; i < n; i++) {
 		if (!(i & 4) && first_not(buf + i * page_size, page_size,
 					  PAT_DEVICE) >= 0) {
-			printf("pinned page %ld does not read 0x%02x\n", i,
-			       PAT_DEVICE);
+			ksft_print_msg("pinned page %ld does not read 0x%02x\n", i,
+				       PAT_DEVICE);
 			ok = 0;
 		}
 	}
-	check(ok, "written after clear_refs, pinned pages still see the device's write");
+	ksft_test_result(ok,
+			 "written after clear_refs, pinned pages still see the device's write\n");
 	release(fd[0]);
 	release(fd[1]);
 	check_balanced();
@@ -689,8 +689,7 @@ static void test_reclaim(void)
 	int fd;
 
 	if (!swap_active()) {
-		printf("FAIL: no swap device in /proc/swaps\n");
-		exit(1);
+		ksft_exit_fail_msg("no swap device in /proc/swaps\n");
 	}
 	/* One CPU: madvise's lru_add_drain() then reaches every new page. */
 	CPU_ZERO(&cpu);
@@ -705,8 +704,7 @@ static void test_reclaim(void)
 
 	for (tries = 1; tries <= 4 && swapped < n / 2; tries++) {
 		if (madvise(buf, size, MADV_PAGEOUT)) {
-			printf("FAIL: MADV_PAGEOUT: %s\n", strerror(errno));
-			exit(1);
+			ksft_exit_fail_msg("MADV_PAGEOUT: %s\n", strerror(errno));
 		}
 		pagemap(buf, n, ent);
 		for (i = 0, swapped = 0; i < n / 2; i++)
@@ -715,11 +713,13 @@ static void test_reclaim(void)
 	for (i = 0; i < n / 2; i++)
 		kept += (ent[i] & PM_PRESENT) && (pfn[i] & PM_PRESENT) &&
 			(ent[i] & PM_PFN) == (pfn[i] & PM_PFN);
-	printf("after %ld MADV_PAGEOUT: %ld of %ld unpinned pages swapped\n",
-	       tries - 1, swapped, n / 2);
-	printf("%ld of %ld pinned pages resident at their PFN\n", kept, n / 2);
-	check(swapped == n / 2, "MADV_PAGEOUT swaps out every unpinned page");
-	check(kept == n / 2, "MADV_PAGEOUT leaves every pinned page resident at its PFN");
+	ksft_print_msg("after %ld MADV_PAGEOUT: %ld of %ld unpinned pages swapped\n",
+		       tries - 1, swapped, n / 2);
+	ksft_print_msg("%ld of %ld pinned pages resident at their PFN\n", kept, n / 2);
+	ksft_test_result(swapped == n / 2,
+			 "MADV_PAGEOUT swaps out every unpinned page\n");
+	ksft_test_result(kept == n / 2,
+			 "MADV_PAGEOUT leaves every pinned page resident at its PFN\n");
 	check_numbered(buf, n, "every page keeps its data");
 	fill(fd, PAT_DEVICE);
 	expect(buf, size / 2, PAT_DEVICE,
@@ -756,10 +756,9 @@ static void movable_zone(unsigned long *start, unsigned long *end, int *nid)
 		fclose(f);
 	*end = *start + spanned;
 	if (!spanned) {
-		printf("FAIL: no ZONE_MOVABLE in /proc/zoneinfo: boot with movablecore=\n");
-		exit(1);
+		ksft_exit_fail_msg("no ZONE_MOVABLE in /proc/zoneinfo: boot with movablecore=\n");
 	}
-	printf("ZONE_MOVABLE: pfn %#lx-%#lx\n", *start, *end);
+	ksft_print_msg("ZONE_MOVABLE: pfn %#lx-%#lx\n", *start, *end);
 }
 
 static long in_range(const uint64_t *ent, long n, unsigned long start,
@@ -800,23 +799,24 @@ static void test_movable(int longterm)
 	memset(buf, 1, size);
 	number_pages(buf, n);
 	pagemap(buf, n, before);
-	printf("before the pin: %ld of %ld pages in ZONE_MOVABLE\n",
-	       in_range(before, n, start, end), n);
-	check(in_range(before, n, start, end) > 0,
-	      "some pages start out in ZONE_MOVABLE");
+	ksft_print_msg("before the pin: %ld of %ld pages in ZONE_MOVABLE\n",
+		       in_range(before, n, start, end), n);
+	ksft_test_result(in_range(before, n, start, end) > 0,
+			 "some pages start out in ZONE_MOVABLE\n");
 
 	fd = gup_open();
 	hold(fd, longterm ? PIN_LONGTERM_HOLD : PIN_FAST_HOLD, buf, size);
 	pagemap(buf, n, after);
 	for (i = 0; i < n; i++)
 		moved += (after[i] & PM_PFN) != (before[i] & PM_PFN);
-	printf("pinned: %ld pages in ZONE_MOVABLE, %ld moved\n",
-	       in_range(after, n, start, end), moved);
+	ksft_print_msg("pinned: %ld pages in ZONE_MOVABLE, %ld moved\n",
+		       in_range(after, n, start, end), moved);
 	if (longterm)
-		check(in_range(after, n, start, end) == 0,
-		      "a long-term pin moves every page out of ZONE_MOVABLE");
+		ksft_test_result(in_range(after, n, start, end) == 0,
+				 "a long-term pin moves every page out of ZONE_MOVABLE\n");
 	else
-		check(moved == 0, "a short-term pin moves no page");
+		ksft_test_result(moved == 0,
+				 "a short-term pin moves no page\n");
 	check_numbered(buf, n, "every pinned page keeps its data");
 	fill(fd, PAT_DEVICE);
 	expect(buf, size, PAT_DEVICE,
@@ -903,7 +903,7 @@ static void test_exact_count_churn(int seconds)
 	pthread_t thread[4];
 	int i, stop = 0, ok = 1;
 
-	check(is_thp(buf), "the 8 MiB range starts out as THPs");
+	ksft_test_result(is_thp(buf), "the 8 MiB range starts out as THPs\n");
 	fflush(stdout);
 	for (i = 0; i < 4; i++) {
 		c[i] = (struct churn){ .buf = buf, .size = size, .stop = &stop,
@@ -917,11 +917,12 @@ static void test_exact_count_churn(int seconds)
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < 4; i++) {
 		pthread_join(thread[i], NULL);
-		printf("%s: %ld calls, %s\n", names[i], c[i].calls,
-		       c[i].err ? strerror(c[i].err) : "no error");
+		ksft_print_msg("%s: %ld calls, %s\n", names[i], c[i].calls,
+			       c[i].err ? strerror(c[i].err) : "no error");
 		ok &= !c[i].err && c[i].calls > 0;
 	}
-	check(ok, "every pin, zap and split call succeeded while the others ran");
+	ksft_test_result(ok,
+			 "every pin, zap and split call succeeded while the others ran\n");
 	check_balanced();
 }
 
@@ -964,5 +965,6 @@ int main(int argc, char **argv)
 			"exact_count_churn [SECONDS]\n", argv[0]);
 		return 2;
 	}
-	return failures ? 1 : 0;
+	ksft_set_plan(ksft_test_num());
+	return ksft_get_fail_cnt() ? ksft_exit_fail() : ksft_exit_pass();
 }

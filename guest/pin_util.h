@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the guest's pin test programs (pin_vmstat.c, pin_protect.c) share:
- * the pass/FAIL lines, the pin counters of /proc/vmstat, touched anonymous
- * memory, the THP test of smaps and an io_uring instance.
+ * What the guest's pin test programs (pin_vmstat.c, pin_protect.c, ...)
+ * share: the pin counters of /proc/vmstat, touched anonymous memory, the
+ * THP test of smaps and an io_uring instance. They report through the
+ * kernel's tools/testing/selftests/kselftest.h: a TAP line per claim
+ * (ksft_test_result()), "# " lines for the rest, and an exit status of 1
+ * when a claim failed (the plan's run_test turns it into not ok).
  */
 #ifndef PIN_UTIL_H
 #define PIN_UTIL_H
@@ -20,15 +23,22 @@
 #include <linux/io_uring.h>
 #include <linux/types.h>
 
+#include "kselftest.h"
+
 #define KIB 1024UL
 #define MIB (1024 * KIB)
 
 static long page_size;
+
+/*
+ * pin_stress.c's claims, until it reports through kselftest.h itself: a
+ * kselftest result, counted in failures too.
+ */
 static int failures;
 
-static void check(int ok, const char *claim)
+static inline void check(int ok, const char *claim)
 {
-	printf("%s: %s\n", ok ? "pass" : "FAIL", claim);
+	ksft_test_result(ok, "%s\n", claim);
 	if (!ok)
 		failures++;
 }
@@ -68,10 +78,8 @@ static long pins_held(void)
 	long acquired = vmstat("nr_foll_pin_acquired");
 	long released = vmstat("nr_foll_pin_released");
 
-	if (acquired < 0 || released < 0) {
-		printf("FAIL: no nr_foll_pin_* counters in /proc/vmstat\n");
-		exit(1);
-	}
+	if (acquired < 0 || released < 0)
+		ksft_exit_fail_msg("no nr_foll_pin_* counters in /proc/vmstat\n");
 	return acquired - released;
 }
 
@@ -82,8 +90,8 @@ struct pins {
 };
 
 /*
- * Read the pin counters; 0 where the kernel has none, said once as a FAIL,
- * so that the checks which need them fail and the others still run.
+ * Read the pin counters; 0 where the kernel has none, said once as a failed
+ * result, so that the checks which need them fail and the others still run.
  */
 static inline int pins_read(struct pins *p)
 {
@@ -94,7 +102,7 @@ static inline int pins_read(struct pins *p)
 	if (p->acquired >= 0 && p->released >= 0)
 		return 1;
 	if (!said++)
-		check(0, "the kernel has nr_foll_pin_* counters in /proc/vmstat");
+		ksft_test_result_fail("the kernel has nr_foll_pin_* counters in /proc/vmstat\n");
 	return 0;
 }
 

@@ -34,7 +34,8 @@ static void test_io_uring(int thp)
 	iov.iov_base = touched_area(size, thp ? 2 * MIB : page_size, thp);
 	iov.iov_len = size;
 	if (thp)
-		check(is_thp(iov.iov_base), "the 2 MiB buffer is a THP");
+		ksft_test_result(is_thp(iov.iov_base),
+				 "the 2 MiB buffer is a THP\n");
 
 	ring = ring_open(&params);
 	before = pins_held();
@@ -44,10 +45,10 @@ static void test_io_uring(int thp)
 		exit(1);
 	}
 	held = pins_held();
-	printf("pins held: %ld before, %ld while registered (%ld pages)\n",
-	       before, held, npages);
-	check(held - before == npages,
-	      "registering pins every page of the buffer exactly once");
+	ksft_print_msg("pins held: %ld before, %ld while registered (%ld pages)\n",
+		       before, held, npages);
+	ksft_test_result(held - before == npages,
+			 "registering pins every page of the buffer exactly once\n");
 
 	if (syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
 		    NULL, 0)) {
@@ -55,8 +56,8 @@ static void test_io_uring(int thp)
 		exit(1);
 	}
 	after = pins_held();
-	printf("pins held after unregistering: %ld\n", after);
-	check(after == before, "unregistering releases every pin");
+	ksft_print_msg("pins held after unregistering: %ld\n", after);
+	ksft_test_result(after == before, "unregistering releases every pin\n");
 	close(ring);
 }
 
@@ -81,15 +82,16 @@ static void test_io_uring_hugetlb_fault(void)
 	released = vmstat("nr_foll_pin_released");
 	ret = syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
 		      &iov, 1);
-	printf("IORING_REGISTER_BUFFERS: %d (%s)\n", ret,
-	       ret ? strerror(errno) : "no error");
-	check(ret < 0, "pinning an unbacked hugetlb buffer fails");
+	ksft_print_msg("IORING_REGISTER_BUFFERS: %d (%s)\n", ret,
+		       ret ? strerror(errno) : "no error");
+	ksft_test_result(ret < 0, "pinning an unbacked hugetlb buffer fails\n");
 	acquired = vmstat("nr_foll_pin_acquired") - acquired;
 	released = vmstat("nr_foll_pin_released") - released;
-	printf("nr_foll_pin_acquired %+ld, nr_foll_pin_released %+ld\n",
-	       acquired, released);
-	check(acquired == 0 && released == 0, "the failed pin counts nothing");
-	check(pins_held() == held, "no pin is left behind");
+	ksft_print_msg("nr_foll_pin_acquired %+ld, nr_foll_pin_released %+ld\n",
+		       acquired, released);
+	ksft_test_result(acquired == 0 && released == 0,
+			 "the failed pin counts nothing\n");
+	ksft_test_result(pins_held() == held, "no pin is left behind\n");
 	close(ring);
 }
 
@@ -115,12 +117,12 @@ static void test_process_vm_readv(void)
 		exit(1);
 	}
 	acquired = vmstat("nr_foll_pin_acquired") - acquired;
-	printf("process_vm_readv of %zu pages acquired %ld pins\n",
-	       size / page_size, acquired);
-	check(acquired >= (long)(size / page_size),
-	      "every source page was pinned");
-	check(pins_held() == before, "no pin outlives the call");
-	check(!memcmp(src, dst, size), "the data arrived");
+	ksft_print_msg("process_vm_readv of %zu pages acquired %ld pins\n",
+		       size / page_size, acquired);
+	ksft_test_result(acquired >= (long)(size / page_size),
+			 "every source page was pinned\n");
+	ksft_test_result(pins_held() == before, "no pin outlives the call\n");
+	ksft_test_result(!memcmp(src, dst, size), "the data arrived\n");
 }
 
 int main(int argc, char **argv)
@@ -144,5 +146,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unknown test %s\n", argv[1]);
 		return 2;
 	}
-	return failures ? 1 : 0;
+	ksft_set_plan(ksft_test_num());
+	return ksft_get_fail_cnt() ? ksft_exit_fail() : ksft_exit_pass();
 }

@@ -60,7 +60,7 @@ static struct ibv_mr *register_region(struct ibv_pd *pd)
 	char *buf = touched_area(REGION, 2 * MIB, 1);
 	struct ibv_mr *mr;
 
-	check(is_thp(buf), "the region is backed by THP");
+	ksft_test_result(is_thp(buf), "the region is backed by THP\n");
 	mr = ibv_reg_mr(pd, buf, REGION, IBV_ACCESS_LOCAL_WRITE |
 			IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ);
 	if (!mr) {
@@ -79,23 +79,21 @@ static void reg(struct ibv_pd *pd)
 	pins_read(&before);
 	mr = register_region(pd);
 	if (pins_read(&held)) {
-		printf("ibv_reg_mr: nr_foll_pin_acquired +%ld, released +%ld for %ld pages\n",
-		       held.acquired - before.acquired,
-		       held.released - before.released, npages);
-		check(held.acquired - before.acquired == npages &&
-		      held.released == before.released,
-		      "ibv_reg_mr() pins each 4 KiB page of the region once");
+		ksft_print_msg("ibv_reg_mr: nr_foll_pin_acquired +%ld, released +%ld for %ld pages\n",
+			       held.acquired - before.acquired,
+			       held.released - before.released, npages);
+		ksft_test_result(held.acquired - before.acquired == npages &&
+				 held.released == before.released, "ibv_reg_mr() pins each 4 KiB page of the region once\n");
 	}
 	if (ibv_dereg_mr(mr)) {
 		perror("ibv_dereg_mr");
 		exit(1);
 	}
 	if (pins_read(&after)) {
-		printf("ibv_dereg_mr: nr_foll_pin_released +%ld\n",
-		       after.released - held.released);
-		check(after.released - held.released == npages &&
-		      after.acquired == held.acquired,
-		      "ibv_dereg_mr() releases every pin of the region");
+		ksft_print_msg("ibv_dereg_mr: nr_foll_pin_released +%ld\n",
+			       after.released - held.released);
+		ksft_test_result(after.released - held.released == npages &&
+				 after.acquired == held.acquired, "ibv_dereg_mr() releases every pin of the region\n");
 	}
 }
 
@@ -119,27 +117,25 @@ static void killed(const char *name)
 			pause();
 	}
 	if (child < 0 || read(ready[0], &c, 1) != 1) {
-		check(0, "the child registers its region");
+		ksft_test_result(0, "the child registers its region\n");
 		return;
 	}
 	if (pins_read(&held)) {
-		printf("child holds %ld pins\n",
-		       (held.acquired - held.released) -
-		       (before.acquired - before.released));
-		check((held.acquired - held.released) -
-		      (before.acquired - before.released) == npages,
-		      "the child's registration holds one pin per 4 KiB page");
+		ksft_print_msg("child holds %ld pins\n",
+			       (held.acquired - held.released) -
+			       (before.acquired - before.released));
+		ksft_test_result((held.acquired - held.released) -
+				 (before.acquired - before.released) == npages, "the child's registration holds one pin per 4 KiB page\n");
 	}
 	kill(child, SIGKILL);
 	waitpid(child, &status, 0);
-	check(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-	      "the child died of SIGKILL");
+	ksft_test_result(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			 "the child died of SIGKILL\n");
 	if (pins_read(&after)) {
-		printf("after SIGKILL: nr_foll_pin_released +%ld\n",
-		       after.released - held.released);
-		check(after.acquired == held.acquired &&
-		      after.released - held.released == npages,
-		      "the killed child's exit released every pin");
+		ksft_print_msg("after SIGKILL: nr_foll_pin_released +%ld\n",
+			       after.released - held.released);
+		ksft_test_result(after.acquired == held.acquired &&
+				 after.released - held.released == npages, "the killed child's exit released every pin\n");
 	}
 }
 
@@ -156,5 +152,6 @@ int main(int argc, char **argv)
 		killed(argv[1]);
 	else
 		return 2;
-	return failures ? 1 : 0;
+	ksft_set_plan(ksft_test_num());
+	return ksft_get_fail_cnt() ? ksft_exit_fail() : ksft_exit_pass();
 }

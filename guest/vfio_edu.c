@@ -96,7 +96,7 @@ static int edu_dma(uint64_t src, uint64_t dst, int to_ram)
 	wr32(EDU_DMA_CMD, EDU_CMD_START | (to_ram ? EDU_CMD_TO_RAM : 0));
 	while (rd32(EDU_DMA_CMD) & EDU_CMD_START) {
 		if (now_ms() > deadline) {
-			check(0, "edu finishes a DMA within 10 s");
+			ksft_test_result(0, "edu finishes a DMA within 10 s\n");
 			return 0;
 		}
 		usleep(1000);
@@ -226,8 +226,8 @@ static void roundtrip(char *buf)
 	fill(buf, 1);
 	memset(buf + page_size, 0, page_size);
 	if (copy_through_device(0, 1))
-		check(holds(buf + page_size, 1),
-		      "the device read page 0 and wrote it into page 1");
+		ksft_test_result(holds(buf + page_size, 1),
+				 "the device read page 0 and wrote it into page 1\n");
 }
 
 static void pins(char *buf)
@@ -239,26 +239,24 @@ static void pins(char *buf)
 	map_dma(buf);
 	counted &= pins_read(&mapped);
 	if (counted) {
-		printf("map: nr_foll_pin_acquired +%ld, nr_foll_pin_released +%ld for %ld pages\n",
-		       mapped.acquired - before.acquired,
-		       mapped.released - before.released, npages);
+		ksft_print_msg("map: nr_foll_pin_acquired +%ld, nr_foll_pin_released +%ld for %ld pages\n",
+			       mapped.acquired - before.acquired,
+			       mapped.released - before.released, npages);
 		/*
 		 * type1 pins a page ahead to see whether its pfn continues
 		 * the run, and unpins it when it does not: count the pins
 		 * held.
 		 */
-		check((mapped.acquired - mapped.released) -
-		      (before.acquired - before.released) == npages,
-		      "VFIO_IOMMU_MAP_DMA holds one pin on each page of the buffer");
+		ksft_test_result((mapped.acquired - mapped.released) -
+				 (before.acquired - before.released) == npages, "VFIO_IOMMU_MAP_DMA holds one pin on each page of the buffer\n");
 	}
 	roundtrip(buf);
 	unmap_dma();
 	if (counted && pins_read(&after)) {
-		printf("unmap: nr_foll_pin_released +%ld\n",
-		       after.released - mapped.released);
-		check(after.released - mapped.released == npages &&
-		      after.acquired == mapped.acquired,
-		      "VFIO_IOMMU_UNMAP_DMA releases every pin");
+		ksft_print_msg("unmap: nr_foll_pin_released +%ld\n",
+			       after.released - mapped.released);
+		ksft_test_result(after.released - mapped.released == npages &&
+				 after.acquired == mapped.acquired, "VFIO_IOMMU_UNMAP_DMA releases every pin\n");
 	}
 }
 
@@ -284,12 +282,12 @@ static void fork_and_dma(char *buf)
 	fill(buf + 2 * page_size, 2);
 	memset(buf + 3 * page_size, 0, page_size);
 	if (copy_through_device(2, 3))
-		check(holds(buf + 3 * page_size, 2),
-		      "after fork and a write, the parent sees the device's write");
+		ksft_test_result(holds(buf + 3 * page_size, 2),
+				 "after fork and a write, the parent sees the device's write\n");
 	if (write(go[1], "x", 1) != 1 || waitpid(child, &status, 0) != child)
 		die("child");
-	check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "the child's copy holds what the page held at fork");
+	ksft_test_result(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			 "the child's copy holds what the page held at fork\n");
 }
 
 int main(int argc, char **argv)
@@ -316,5 +314,6 @@ int main(int argc, char **argv)
 			die("unknown mode");
 		unmap_dma();
 	}
-	return failures ? 1 : 0;
+	ksft_set_plan(ksft_test_num());
+	return ksft_get_fail_cnt() ? ksft_exit_fail() : ksft_exit_pass();
 }

@@ -12,20 +12,29 @@ die() {
 	exit 1
 }
 
-# step NAME CMD...: run a long step with one line at start and one at end;
-# its output goes to build/logs/NAME.log.
+# step [-k] NAME CMD...: run a long step with one line at start and one
+# at end, with the time it took; its output goes to build/logs/NAME.log.
+# A step that fails shows the end of its log and ends the script, or,
+# with -k, returns 1 (for a script that runs on and names what failed).
 step() {
-	name=$1
+	step_keep=
+	[ "$1" != -k ] || { step_keep=1; shift; }
+	step_name=$1
 	shift
-	log=$logs/$name.log
-	start=$(date +%s)
-	echo "== $name ..."
-	if "$@" >"$log" 2>&1; then
-		echo "== $name done ($(($(date +%s) - start))s)"
-	else
-		tail -n 20 "$log" >&2
-		die "$name failed after $(($(date +%s) - start))s; full log: $log"
+	step_log=$logs/$step_name.log
+	step_start=$(date +%s)
+	echo "== $step_name ..."
+	step_rc=0
+	"$@" >"$step_log" 2>&1 || step_rc=$?
+	step_secs=$(($(date +%s) - step_start))
+	if [ "$step_rc" -eq 0 ]; then
+		echo "== $step_name done (${step_secs}s)"
+		return 0
 	fi
+	tail -n 20 "$step_log" >&2
+	[ -n "$step_keep" ] || die "$step_name failed after ${step_secs}s; full log: $step_log"
+	echo "== $step_name FAILED after ${step_secs}s; full log: $step_log" >&2
+	return 1
 }
 
 # src_dir KERNEL: the source tree for stock, baseline or series.
@@ -94,10 +103,32 @@ arch_setup() {
 	ccache=$(command -v ccache || true)
 }
 
-# kmake ARGS...: the kernel's make in $src with objects in $obj, for ARCH.
+# kmake ARGS...: the kernel's make in $src with objects in $obj, for ARCH
+# (arch_setup), through ccache where the host has it: every script's
+# make of a kernel tree goes through here, so that their objects agree.
 kmake() {
 	make -C "$src" O="$obj" ARCH="$karch" CROSS_COMPILE="$cross" \
 		CC="${ccache:+ccache }${cross}gcc" -j"$(nproc)" "$@"
+}
+
+# fragment_holds FRAGMENT CONFIG: every line of the config FRAGMENT holds
+# in the .config file CONFIG: those that set an option (CONFIG_X=v) and
+# those that unset it (CONFIG_X=n, "# CONFIG_X is not set"), but for
+# options the tree in $src does not have (the series' KUnit suite on
+# stock and baseline). Names the lines that do not hold.
+fragment_holds() {
+	known=$(cd "$src" && find . -name 'Kconfig*' -exec cat {} + |
+		sed -n 's/^\(menu\)\{0,1\}config \([A-Z0-9_]*\)$/CONFIG_\2/p' | sort -u)
+	missing=$(sed -n 's/^# \(CONFIG_[A-Z0-9_]*\) is not set$/\1=n/p
+		/^CONFIG_[A-Z0-9_]*=/p' "$1" | while read -r line; do
+		sym=${line%%=*}
+		echo "$known" | grep -qx "$sym" || continue
+		case $line in
+		*=n) ! grep -q "^$sym=" "$2" ;;
+		*) grep -qxF "$line" "$2" ;;
+		esac || printf ' %s' "$line"
+	done)
+	[ -z "$missing" ] || { echo "not as $(basename "$1") says:$missing"; return 1; }
 }
 
 # guest_cc ARGS...: the C compiler for the guest's static binaries.
