@@ -14,7 +14,7 @@ CONFIG ?=
 export CONFIG
 
 .PHONY: help deps tree export build initramfs run shell test clients test-negative \
-	check check-callsites check-arch check-docs check-bisect bench stress clean
+	check check-callsites check-arch check-docs check-bisect bench bench-report stress clean
 
 help:
 	@sed -n 's/^##[ ]\{0,1\}//p' Makefile
@@ -84,9 +84,17 @@ check-callsites: tree
 check-arch: tree
 	@scripts/check-arch
 
-## bench           boot stock and series under QEMU -icount, tabulate gup_benchmark in build/bench
+## bench           stock vs series under QEMU -icount in one run (baseline for the Direct IO
+##                 row only): bench-measure, then bench-report, into build/bench
+##                 BENCH_ROWS=gup,dio,fio,reg,pvm,curve picks rows (default all);
+##                 CURVE_MAX=MIB ends the size curve (1..1024, default 1024);
+##                 BENCH_KERNELS="a b" picks kernels (REV=commit with bisect: one commit)
 bench: tree
-	@scripts/bench $(BENCH_KERNELS)
+	@BENCH_ROWS=$(BENCH_ROWS) CURVE_MAX=$(CURVE_MAX) REV=$(REV) scripts/bench $(BENCH_KERNELS)
+
+## bench-report    tabulate and plot build/bench/bench.csv again (bench.txt, bench.png, curve.png)
+bench-report:
+	@scripts/bench-report $(BENCH_KERNELS)
 
 ## stress          debug kernel: pin stressor, trinity, stress-ng (DURATION=s THREADS=n MUTATORS=a,b)
 stress: tree
@@ -115,5 +123,6 @@ clean:
 ##   INITRD=FILE                   boot: another initramfs
 ##   VERBOSE=1                     boot: the console on the terminal too
 ##   DURATION=S THREADS=N MUTATORS=a,b  stress: seconds, pinning threads, mm mutators (default all)
-##   BENCH_KERNELS="K..."          bench: the kernels measured (default stock baseline series)
+##   BENCH_KERNELS="K..."          bench: the kernels measured (default stock and series, and
+##                                 baseline for the Direct IO row)
 ##   LINUX_SOURCE_DEB=FILE         tree: a local copy of Debian's linux-source-5.10 package
