@@ -379,9 +379,11 @@ static void op_io_uring(struct pinner *p)
 	}
 	touch(p, byte ^ 0xff);
 	ring = ring_open(&params);
+	/* Registration pins long-term, and may be refused as such a pin is. */
 	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
 		    &iov, 1)) {
-		fail_errno(p, "IORING_REGISTER_BUFFERS");
+		if (!longterm_refused(1))
+			fail_errno(p, "IORING_REGISTER_BUFFERS");
 		goto close_ring;
 	}
 	sq = mmap(NULL, params.sq_off.array + params.sq_entries * 4,
