@@ -35,6 +35,9 @@
  *   movable_longterm  a FOLL_LONGTERM pin moves pages out of ZONE_MOVABLE
  *                     (boot with movablecore=), keeping their data, and
  *                     pins the pages mapped after the move
+ *   movable_longterm_fast
+ *                     the same through pin_user_pages_fast(), which finds
+ *                     the pages mapped and must leave them to slow gup
  *   movable_shortterm a short-term pin leaves them where they are
  *   exact_count_churn for SECONDS (default 10), two threads pin and unpin
  *                     an 8 MiB THP range with pin_user_pages_fast() while
@@ -110,7 +113,9 @@ static void hold(int fd, unsigned long cmd, void *addr, size_t size)
 {
 	must(gup_cmd(fd, cmd, addr, size, size / page_size,
 		     FOLL_WRITE | GUP_BENCHMARK_CHECK, 0),
-	     cmd == PIN_FAST_HOLD ? "PIN_FAST_HOLD" : "PIN_LONGTERM_HOLD");
+	     cmd == PIN_FAST_HOLD ? "PIN_FAST_HOLD" :
+	     cmd == PIN_LONGTERM_HOLD ? "PIN_LONGTERM_HOLD" :
+	     "PIN_FAST_LONGTERM_HOLD");
 }
 
 static void fill(int fd, int pat)
@@ -772,8 +777,9 @@ static long in_range(const uint64_t *ent, long n, unsigned long start,
 	return count;
 }
 
-static void test_movable(int longterm)
+static void test_movable(unsigned long cmd)
 {
+	int longterm = cmd != PIN_FAST_HOLD;
 	long n = 256, i, moved = 0;
 	size_t size = n * page_size;
 	uint64_t before[256], after[256];
@@ -805,7 +811,7 @@ static void test_movable(int longterm)
 			 "some pages start out in ZONE_MOVABLE\n");
 
 	fd = gup_open();
-	hold(fd, longterm ? PIN_LONGTERM_HOLD : PIN_FAST_HOLD, buf, size);
+	hold(fd, cmd, buf, size);
 	pagemap(buf, n, after);
 	for (i = 0; i < n; i++)
 		moved += (after[i] & PM_PFN) != (before[i] & PM_PFN);
@@ -952,16 +958,19 @@ int main(int argc, char **argv)
 	else if (!strcmp(t, "reclaim"))
 		test_reclaim();
 	else if (!strcmp(t, "movable_longterm"))
-		test_movable(1);
+		test_movable(PIN_LONGTERM_HOLD);
+	else if (!strcmp(t, "movable_longterm_fast"))
+		test_movable(PIN_FAST_LONGTERM_HOLD);
 	else if (!strcmp(t, "movable_shortterm"))
-		test_movable(0);
+		test_movable(PIN_FAST_HOLD);
 	else if (!strcmp(t, "exact_count_churn"))
 		test_exact_count_churn(seconds);
 	else {
 		fprintf(stderr, "usage: %s fork_base|fork_thp|"
 			"fork_thp_shortterm|fork_hugetlb|"
 			"fork_io_uring|fork_io_uring_thp|fork_fast_race|"
-			"soft_dirty|reclaim|movable_longterm|movable_shortterm|"
+			"soft_dirty|reclaim|movable_longterm|movable_longterm_fast|"
+			"movable_shortterm|"
 			"exact_count_churn [SECONDS]\n", argv[0]);
 		return 2;
 	}

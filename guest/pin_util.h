@@ -132,6 +132,7 @@ struct gup_benchmark {
 #define PIN_LONGTERM_HOLD	_IOWR('g', 7, struct gup_benchmark)
 #define PIN_HOLD_FILL		_IOWR('g', 8, struct gup_benchmark)
 #define PIN_HOLD_RELEASE	_IOWR('g', 9, struct gup_benchmark)
+#define PIN_FAST_LONGTERM_HOLD	_IOWR('g', 10, struct gup_benchmark)
 
 /* Anonymous memory of @size bytes aligned to @align, every page touched. */
 static char *touched_area(size_t size, size_t align, int thp)
