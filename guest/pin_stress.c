@@ -112,7 +112,10 @@ static struct pinner pinners[MAX_PINNERS];
 static int npinners, nnodes = 1;
 /*
  * A churn region per pinner: check mode wants no pins but the caller's on
- * the pages it checks once unpinned, so pinners do not share them.
+ * the pages it checks once unpinned, so pinners do not share them. The
+ * mapper never leaves a region's addresses free for mmap() to hand out
+ * again (see retire()): a pinner still holding the old address of its
+ * region would otherwise pin pages of another pinner's new one.
  */
 static _Atomic(char *) churn[MAX_PINNERS];
 
@@ -563,6 +566,17 @@ static char *churn_region(void)
 	return r;
 }
 
+/*
+ * Unmap a churn region the mapper has replaced, keeping its addresses
+ * reserved: a PROT_NONE mapping takes the place of the old one, whose
+ * pages go as munmap() would take them, and a pin of it fails (EFAULT).
+ */
+static void retire(char *r)
+{
+	mmap(r, CHURN, PROT_NONE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
 /* munmap/mmap, mremap, mprotect and MADV_DONTNEED on the churn regions. */
 static void *mapper_main(void *arg)
 {
@@ -579,7 +593,7 @@ static void *mapper_main(void *arg)
 			if (!n)
 				break;
 			atomic_store(&churn[k], n);
-			munmap(r, CHURN);
+			retire(r);
 			atomic_fetch_add(&ops[OP_MAP], 1);
 			break;
 		case 1:
@@ -589,6 +603,7 @@ static void *mapper_main(void *arg)
 			n = mremap(r, CHURN, CHURN, MREMAP_MAYMOVE | MREMAP_FIXED, n);
 			if (n != MAP_FAILED) {
 				atomic_store(&churn[k], n);
+				retire(r);
 				atomic_fetch_add(&ops[OP_MREMAP], 1);
 			}
 			break;
