@@ -31,7 +31,9 @@
  *                         ioctls: 2359296 pins of the shared zero page,
  *                         more than its refcount could count at
  *                         GUP_PIN_COUNTING_BIAS each; all must be taken,
- *                         counted and released
+ *                         counted and released; then gup_benchmark's
+ *                         check mode passes over 8 MiB of it, and over
+ *                         the huge zero page while another holder pins it
  *
  * Exits 0 when every check holds, 1 otherwise, printing what it saw.
  */
@@ -69,6 +71,8 @@
 /* The largest range one hold takes (GUP_BENCHMARK_MAX_SIZE). */
 #define HOLD_MAX	GIB
 #define ZERO_GIB	9
+#define ZERO_CHECK	(8 * MIB)
+#define HPAGE		(2 * MIB)
 
 static void sleep_ms(long ms)
 {
@@ -376,6 +380,23 @@ static int gup_hold(int fd, void *addr, size_t size, __u64 *usec)
 	return 0;
 }
 
+/*
+ * gup_benchmark's check mode (GUP_BENCHMARK_CHECK) over @size bytes at
+ * @addr, a read pin: the kernel pins, checks the counts, unpins, checks
+ * again. Return: 0, or the errno (EIO: a check failed, see dmesg).
+ */
+static int check_pins(int fd, void *addr, size_t size)
+{
+	struct gup_benchmark gup = {
+		.addr = (unsigned long)addr,
+		.size = size,
+		.nr_pages_per_call = size / page_size,
+		.flags = GUP_BENCHMARK_CHECK,
+	};
+
+	return ioctl(fd, PIN_BENCHMARK, &gup) ? errno : 0;
+}
+
 static int gup_release(int fd)
 {
 	struct gup_benchmark gup = { 0 };
@@ -395,6 +416,45 @@ static uint64_t pagemap(void *addr)
 	if (fd >= 0)
 		close(fd);
 	return ent;
+}
+
+/*
+ * The huge zero page is every process's, and any of them may pin it: a
+ * pin held through @hold_fd, another gup_benchmark file, must not fail
+ * gup_benchmark's check through @check_fd of a range that maps it.
+ */
+static void test_huge_zero_page(int hold_fd, int check_fd)
+{
+	char *raw, *p;
+	uint64_t ent0, ent1;
+	__u64 usec;
+	int err;
+
+	raw = mmap(NULL, 2 * HPAGE, PROT_READ,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
+	madvise(p, HPAGE, MADV_HUGEPAGE);
+	err = gup_hold(hold_fd, p, HPAGE, &usec);
+	if (err)
+		ksft_exit_fail_msg("hold of the huge zero page: %s\n", strerror(err));
+	/* Read-faulted, 2 MiB-aligned and contiguous: the huge zero page. */
+	ent0 = pagemap(p);
+	ent1 = pagemap(p + page_size);
+	if (!(ent0 & PM_PRESENT) || (ent0 & PM_PFN) % (HPAGE / page_size) ||
+	    (ent1 & PM_PFN) != (ent0 & PM_PFN) + 1) {
+		ksft_test_result_skip("no huge zero page here (THP or use_zero_page off)\n");
+	} else {
+		err = check_pins(check_fd, p, HPAGE);
+		if (err)
+			ksft_print_msg("check: %s\n", strerror(err));
+		ksft_test_result(!err, "gup_benchmark's check passes over the huge zero page while another holder pins it\n");
+	}
+	err = gup_release(hold_fd);
+	if (err)
+		ksft_print_msg("release: %s\n", strerror(err));
+	munmap(raw, 2 * HPAGE);
 }
 
 /*
@@ -478,7 +538,6 @@ static void test_zero_page(void)
 		err = i < held / (HOLD_MAX / page_size) ? gup_release(fd[i]) : 0;
 		if (err)
 			ksft_print_msg("release of GiB %d: %s\n", i, strerror(err));
-		close(fd[i]);
 	}
 	if (pins_read(&after)) {
 		ksft_print_msg("after release: nr_foll_pin_released +%ld\n",
@@ -486,6 +545,22 @@ static void test_zero_page(void)
 		ksft_test_result(after.acquired - after.released ==
 				 before.acquired - before.released, "every pin is released\n");
 	}
+
+	/*
+	 * gup_benchmark's check over the zero page alone: its pins take no
+	 * references, nor must the check's own hold of what it unpinned, 2048
+	 * of them here, which would read as a pin of the zero page.
+	 */
+	err = check_pins(fd[0], area, ZERO_CHECK);
+	if (err)
+		ksft_print_msg("check of %lu MiB: %s\n", ZERO_CHECK / MIB, strerror(err));
+	ksft_test_result(!err, "gup_benchmark's check passes over %lu MiB of the zero page\n",
+			 ZERO_CHECK / MIB);
+
+	test_huge_zero_page(fd[1], fd[0]);
+
+	for (i = 0; i < ZERO_GIB; i++)
+		close(fd[i]);
 	munmap(area, size);
 }
 

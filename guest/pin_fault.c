@@ -38,7 +38,6 @@
 #define AREA		(2 * MIB)
 #define SMALL		(64 * KIB)
 #define FOLL_WRITE	0x01
-#define GUP_CHECK	(1U << 30)
 #define FI		"/sys/kernel/debug/"
 
 enum op { HOLD_FAST, HOLD_LONGTERM, FORK, IO_URING, PVM, DIO, NOPS };
@@ -185,7 +184,7 @@ static void op_hold(int thp, int longterm)
 
 	inject(1);
 	ret = gup_cmd(longterm ? PIN_LONGTERM_HOLD : PIN_FAST_HOLD, p,
-		      FOLL_WRITE | GUP_CHECK);
+		      FOLL_WRITE | GUP_BENCHMARK_CHECK);
 	inject(0);
 	if (ret) {
 		if (errno == EIO)
@@ -262,7 +261,7 @@ static void op_fork(int thp)
 	int status;
 	void *stack;
 
-	if (gup_cmd(PIN_FAST_HOLD, a.p, FOLL_WRITE | GUP_CHECK)) {
+	if (gup_cmd(PIN_FAST_HOLD, a.p, FOLL_WRITE | GUP_BENCHMARK_CHECK)) {
 		ksft_test_result(0,
 				 "PIN_FAST_HOLD before fork (no injection)\n");
 		return;

@@ -63,7 +63,6 @@
 #endif
 
 #define FOLL_WRITE		0x01
-#define GUP_BENCHMARK_CHECK	(1U << 30)
 
 /* Buffer contents: before fork, written by the parent, written by the device. */
 #define PAT_FORK	0xa5

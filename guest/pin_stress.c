@@ -45,10 +45,6 @@
 #define CHURN		(4 * MIB)
 #define MAX_PINNERS	16
 #define FOLL_WRITE	0x01
-#define GUP_CHECK	(1U << 30)
-
-#define PIN_BENCHMARK		_IOWR('g', 4, struct gup_benchmark)
-#define PIN_LONGTERM_BENCHMARK	_IOWR('g', 5, struct gup_benchmark)
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
@@ -289,7 +285,7 @@ static void op_hold(struct pinner *p, int longterm)
 	unsigned char byte;
 	int round;
 
-	if (gup_ioctl(p, cmd, p->arena, ARENA, FOLL_WRITE | GUP_CHECK, 512)) {
+	if (gup_ioctl(p, cmd, p->arena, ARENA, FOLL_WRITE | GUP_BENCHMARK_CHECK, 512)) {
 		if (!longterm_refused(longterm))
 			fail_errno(p, longterm ? "PIN_LONGTERM_HOLD" : "PIN_FAST_HOLD");
 		return;
@@ -323,7 +319,7 @@ static void op_check(struct pinner *p, enum op op)
 		[OP_CHECK_LONGTERM] = PIN_LONGTERM_BENCHMARK,
 	};
 	unsigned int batch = 1 + rand_r(&p->seed) % 512;
-	unsigned int flags = GUP_CHECK | (rand_r(&p->seed) & 1 ? FOLL_WRITE : 0);
+	unsigned int flags = GUP_BENCHMARK_CHECK | (rand_r(&p->seed) & 1 ? FOLL_WRITE : 0);
 
 	if (gup_ioctl(p, cmd[op], p->arena, ARENA, flags, batch) &&
 	    !longterm_refused(op == OP_CHECK_LONGTERM))
@@ -342,7 +338,7 @@ static void op_churn(struct pinner *p)
 		PIN_FAST_BENCHMARK, PIN_BENCHMARK, PIN_LONGTERM_BENCHMARK,
 	};
 	char *addr = atomic_load(&churn[p->id]);
-	unsigned int flags = GUP_CHECK | (rand_r(&p->seed) & 1 ? FOLL_WRITE : 0);
+	unsigned int flags = GUP_BENCHMARK_CHECK | (rand_r(&p->seed) & 1 ? FOLL_WRITE : 0);
 
 	if (!gup_ioctl(p, cmds[rand_r(&p->seed) % 3], addr, CHURN, flags,
 		       1 + rand_r(&p->seed) % 512)) {

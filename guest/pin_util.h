@@ -127,7 +127,12 @@ struct gup_benchmark {
 	__u64 expansion[10];
 };
 
+/* The benchmark's own flag: check the pins and counts (EIO if wrong). */
+#define GUP_BENCHMARK_CHECK	(1U << 30)
+
 #define PIN_FAST_BENCHMARK	_IOWR('g', 3, struct gup_benchmark)
+#define PIN_BENCHMARK		_IOWR('g', 4, struct gup_benchmark)
+#define PIN_LONGTERM_BENCHMARK	_IOWR('g', 5, struct gup_benchmark)
 #define PIN_FAST_HOLD		_IOWR('g', 6, struct gup_benchmark)
 #define PIN_LONGTERM_HOLD	_IOWR('g', 7, struct gup_benchmark)
 #define PIN_HOLD_FILL		_IOWR('g', 8, struct gup_benchmark)
