@@ -30,6 +30,12 @@
  *                     main thread forks in a loop
  *   soft_dirty        clear_refs (4) clears soft-dirty on unpinned pages
  *                     and leaves pinned ones writable in place
+ *   mprotect_base     16 4 KiB pages pinned, then mprotect() toggles
+ *                     PROT_EXEC twice, leaving them writable: the process
+ *                     writes them, the device fills them, and the process
+ *                     sees the fill
+ *   mprotect_thp      the same on a THP, whose pmd a zap of its last page
+ *                     then splits
  *   reclaim           MADV_PAGEOUT swaps out unpinned pages and leaves
  *                     pinned ones resident at their PFN (needs swap)
  *   movable_longterm  a FOLL_LONGTERM pin moves pages out of ZONE_MOVABLE
@@ -670,6 +676,44 @@ static void test_soft_dirty(void)
 	close(fd[1]);
 }
 
+/*
+ * mprotect() that leaves the buffer writable (PROT_EXEC on, then off,
+ * twice) rebuilds its entries from a private mapping's protection, which
+ * has no write bit: a pinned page's entry must keep it, or the process's
+ * next write copies the page away from the device. On a THP, a zap of its
+ * last page then splits the pmd: the ptes it leaves must be writable too.
+ * The process writes the pages, the device fills them, and the process
+ * must see the fill.
+ */
+static void test_mprotect(int thp)
+{
+	size_t size = thp ? 2 * MIB : 16 * page_size;
+	char *buf = touched_area(size, thp ? 2 * MIB : page_size, thp);
+	/* The pages that stay mapped: all but a THP's last. */
+	size_t kept = thp ? size - page_size : size;
+	int fd = gup_open(), i;
+
+	memset(buf, PAT_FORK, size);
+	hold(fd, PIN_FAST_HOLD, buf, size);
+	if (thp)
+		ksft_test_result(is_thp(buf), "the pinned buffer is a THP\n");
+	for (i = 0; i < 2; i++) {
+		if (mprotect(buf, size, PROT_READ | PROT_WRITE | PROT_EXEC) ||
+		    mprotect(buf, size, PROT_READ | PROT_WRITE))
+			ksft_exit_fail_msg("mprotect: %s\n", strerror(errno));
+	}
+	if (thp && madvise(buf + kept, page_size, MADV_DONTNEED))
+		ksft_exit_fail_msg("madvise: %s\n", strerror(errno));
+	write_every_page(buf, kept, PAT_USER);
+	fill(fd, PAT_DEVICE);
+	expect(buf, kept, PAT_DEVICE, thp ?
+	       "after mprotect() and a split of the pmd, the process sees the device's write" :
+	       "after mprotect(), the process sees the device's write");
+	release(fd);
+	check_balanced();
+	close(fd);
+}
+
 static int swap_active(void)
 {
 	char line[256];
@@ -954,6 +998,10 @@ int main(int argc, char **argv)
 		test_fork_fast_race(seconds);
 	else if (!strcmp(t, "soft_dirty"))
 		test_soft_dirty();
+	else if (!strcmp(t, "mprotect_base"))
+		test_mprotect(0);
+	else if (!strcmp(t, "mprotect_thp"))
+		test_mprotect(1);
 	else if (!strcmp(t, "reclaim"))
 		test_reclaim();
 	else if (!strcmp(t, "movable_longterm"))
@@ -968,7 +1016,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s fork_base|fork_thp|"
 			"fork_thp_shortterm|fork_hugetlb|"
 			"fork_io_uring|fork_io_uring_thp|fork_fast_race|"
-			"soft_dirty|reclaim|movable_longterm|movable_longterm_fast|"
+			"soft_dirty|mprotect_base|mprotect_thp|reclaim|"
+			"movable_longterm|movable_longterm_fast|"
 			"movable_shortterm|"
 			"exact_count_churn [SECONDS]\n", argv[0]);
 		return 2;

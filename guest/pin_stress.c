@@ -46,6 +46,9 @@
 #define MAX_PINNERS	16
 #define FOLL_WRITE	0x01
 
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
@@ -596,7 +599,14 @@ static void *mapper_main(void *arg)
 			n = churn_region();
 			if (!n)
 				break;
-			n = mremap(r, CHURN, CHURN, MREMAP_MAYMOVE | MREMAP_FIXED, n);
+			/*
+			 * MREMAP_DONTUNMAP leaves the old range mapped, empty,
+			 * until retire() replaces it: a hole there could take
+			 * another thread's mmap(), which retire() would then
+			 * unmap under it.
+			 */
+			n = mremap(r, CHURN, CHURN, MREMAP_MAYMOVE | MREMAP_FIXED |
+				   MREMAP_DONTUNMAP, n);
 			if (n != MAP_FAILED) {
 				atomic_store(&churn[k], n);
 				retire(r);
