@@ -531,7 +531,12 @@ static void *forker_main(void *arg)
 	while (enabled("fork") && !atomic_load(&stop)) {
 		pid = fork();
 		if (pid < 0) {
-			atomic_fetch_add(&ops[OP_FORK_REFUSED], 1);
+			/* Allowed, and counted; say why the first time. */
+			if (!atomic_fetch_add(&ops[OP_FORK_REFUSED], 1)) {
+				pthread_mutex_lock(&out_lock);
+				printf("fork refused first with: %s\n", strerror(errno));
+				pthread_mutex_unlock(&out_lock);
+			}
 			usleep(10000);
 			continue;
 		}

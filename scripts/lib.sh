@@ -65,6 +65,16 @@ checkout_src() {
 	fi
 }
 
+# config_sfx: the suffix CONFIG= gives obj dirs: none for the test
+# kernel's (qemu, the default), -CONFIG for the others, as build-kernel
+# names them.
+config_sfx() {
+	case ${CONFIG:-qemu} in
+	qemu) ;;
+	*) echo "-$CONFIG" ;;
+	esac
+}
+
 # The architectures the harness knows, one line each (ARCH=, default
 # x86_64): the kernel's ARCH and cross compiler, the Debian architecture
 # of the guest's busybox, mke2fs and dmsetup, the kernel image and the
