@@ -8,9 +8,9 @@
  * The reads are synchronous pread() calls, one at a time: the bio is
  * complete when brd's submit_bio() returns, so a read never sleeps and the
  * figure is the request's own path. (Through io_uring, every read on brd
- * is first tried without blocking, refused, as brd does not take
- * REQ_NOWAIT, and then redone by an io-wq worker: twice the pins, and the
- * worker's scheduling, which moved the figure by up to 10% between boots.)
+ * is handed to an io-wq worker, as brd's queue does not take REQ_NOWAIT:
+ * the figure then has the worker's scheduling in it, which moved it by up
+ * to 10% between boots.)
  *
  * Usage: dio_bench DEVICE SIZE_KIB NR_READS
  * Prints "dio SIZE_KIB NSEC" with the best time per read of five runs of
